@@ -1,0 +1,95 @@
+"""``python -m trainer``: the log, the files it writes, one-line errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import SHIPPED_DATA
+from trainer.artifacts import read_model
+from trainer.cli import main
+
+
+def test_train_writes_versions_with_metadata_and_plot(tmp_path, capsys):
+    args = ["train", "--data", str(SHIPPED_DATA), "--models-dir", str(tmp_path), "--iterations", "1001"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out[:3]] == ["iteration    1", "iteration  501", "iteration 1001"]
+    assert out[-1] == f"wrote {tmp_path / 'moons' / '1.npz'} (version 1)"
+    assert (tmp_path / "moons" / "1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(args + ["--no-plot", "--hidden", "8,4", "--activation", "tanh", "--validation-fraction", "0.2"]) == 0
+    assert not (tmp_path / "moons" / "2.png").exists()
+    metadata = read_model(tmp_path / "moons" / "2.npz").metadata
+    assert metadata["layer_sizes"] == [2, 8, 4, 1] and metadata["activation"] == "tanh"
+    assert metadata["training"]["validation_fraction"] == 0.2 and metadata["data"]["validation_rows"] == 400
+    assert set(metadata["metrics"]) == {"train", "validation"}
+    assert set(metadata["metrics"]["validation"]) == {"accuracy", "deviation", "log_loss"}
+    assert len(metadata["data"]["sha256"]) == 64 and metadata["data"]["rows"] == 2000
+    for key in ("created_at", "numpy_version", "moonserve_version", "training_seconds", "loss", "history"):
+        assert key in metadata
+    assert "(validation " in capsys.readouterr().out
+
+
+def test_if_missing_trains_only_once(tmp_path, capsys):
+    args = ["train", "--data", str(SHIPPED_DATA), "--models-dir", str(tmp_path), "--iterations", "10",
+            "--no-plot", "--if-missing"]
+    assert main(args) == 0 and main(args) == 0
+    assert sorted(p.name for p in (tmp_path / "moons").iterdir()) == ["1.npz"]
+    assert "exists" in capsys.readouterr().out
+
+
+def test_list_shows_versions_and_metrics(tmp_path, capsys):
+    main(["train", "--data", str(SHIPPED_DATA), "--models-dir", str(tmp_path), "--iterations", "300", "--no-plot"])
+    (tmp_path / "moons" / "2.npz").write_bytes(b"junk")
+    capsys.readouterr()
+    assert main(["list", "--models-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[0] == "1" and "2-3-1" in lines[1]
+    assert lines[2].startswith("      2  unusable: 2.npz")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--hidden", "3,x"], "not a comma-separated list"),
+        (["train", "--hidden", "0"], "hidden must be"),
+        (["train", "--activation", "softmax"], "activation must be sigmoid or tanh or relu"),
+        (["train", "--lr", "-1"], "learning_rate must be"),
+        (["train", "--iterations", "0"], "iterations must be"),
+        (["train", "--validation-fraction", "1.5"], "validation_fraction must be"),
+        (["train", "--batch-size", "0"], "batch_size must be"),
+        (["train", "--data", "/no/such.csv"], "/no/such.csv: no such file"),
+        (["train", "--name", "../escape"], "model name '../escape'"),
+        (["train", "--wat"], "unrecognized arguments: --wat"),
+        (["fly"], "invalid choice"),
+    ],
+)
+def test_errors_are_one_line_with_non_zero_exit(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "trainer", *args, "--models-dir", str(tmp_path)]
+                            if args[0] == "train" else [sys.executable, "-m", "trainer", *args],
+                            capture_output=True, text=True, cwd=SHIPPED_DATA.parents[1])
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr
+    assert result.stderr.startswith("trainer: error: ")
+
+
+def test_bad_data_row_names_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,0.1,0.2\n0,0.3,oops\n")
+    result = subprocess.run([sys.executable, "-m", "trainer", "train", "--data", str(bad), "--models-dir",
+                             str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.strip() == f"trainer: error: {bad}, line 2: x2 is not a number: 'oops'"
+    assert not (tmp_path / "moons").exists()
+
+
+def test_trained_model_classifies_deep_points_of_each_moon(tmp_path):
+    main(["train", "--data", str(SHIPPED_DATA), "--models-dir", str(tmp_path), "--no-plot"])
+    artifact = read_model(tmp_path / "moons" / "1.npz")
+    from trainer.network import predict_proba
+
+    upper_moon = np.array([[-0.9, 0.4], [0.0, 1.0], [0.9, 0.4]])
+    lower_moon = np.array([[0.1, -0.0], [1.0, -0.5], [1.9, 0.0]])
+    assert np.all(predict_proba(artifact.layers, upper_moon, "sigmoid") < 0.2)
+    assert np.all(predict_proba(artifact.layers, lower_moon, "sigmoid") > 0.8)

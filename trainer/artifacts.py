@@ -1,0 +1,232 @@
+"""The model file format: ``<models_dir>/<name>/<version>.npz``.
+
+Arrays ``w1, b1, w2, b2, ...`` (shapes ``(fan_in, fan_out)`` and ``(1, fan_out)``)
+and ``metadata``, a 0-d unicode array holding JSON. Files are plain ``np.savez``
+archives, readable with ``np.load(path, allow_pickle=False)``. This module owns
+writing (atomic, with race-free version numbers), reading (validated) and listing;
+the trainer and the service both use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer.network import ACTIVATIONS, Layer, layer_sizes_of
+
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_VERSION_FILE = re.compile(r"^([1-9][0-9]{0,17})\.npz$")
+_FILE_MODE = 0o644  # readable by a service that runs as another user, as in the container
+_REQUIRED_METADATA = ("name", "version", "created_at", "layer_sizes", "activation", "format_version")
+
+
+class ArtifactError(ValueError):
+    """A model file that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    layers: list[Layer]
+    metadata: dict
+
+    @property
+    def version(self) -> int:
+        return int(self.metadata["version"])
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata["name"])
+
+    @property
+    def activation(self) -> str:
+        return str(self.metadata["activation"])
+
+
+def check_name(name: str) -> str:
+    """A model name is a plain file name: letters, digits, ``_ . -``; never a path."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ArtifactError(f"model name {name!r} must be 1-64 of letters, digits, '_', '.', '-'")
+    return name
+
+
+def model_folder(models_dir: str | Path, name: str) -> Path:
+    return Path(models_dir) / check_name(name)
+
+
+def version_path(models_dir: str | Path, name: str, version: int) -> Path:
+    return model_folder(models_dir, name) / f"{int(version)}.npz"
+
+
+def list_versions(models_dir: str | Path, name: str) -> list[int]:
+    """Version numbers on disk for ``name``, ascending, compared as integers."""
+    try:
+        entries = os.listdir(model_folder(models_dir, name))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(int(m.group(1)) for m in map(_VERSION_FILE.match, entries) if m)
+
+
+def encode(layers: list[Layer], metadata: dict) -> dict[str, np.ndarray]:
+    """The arrays of a model file: ``w1, b1, ...`` and the JSON ``metadata``."""
+    arrays = {"metadata": np.array(json.dumps(metadata, sort_keys=True))}
+    for index, (weights, bias) in enumerate(layers, start=1):
+        arrays[f"w{index}"] = np.asarray(weights, dtype=np.float64)
+        arrays[f"b{index}"] = np.asarray(bias, dtype=np.float64)
+    return arrays
+
+
+def decode(arrays: dict[str, np.ndarray]) -> ModelArtifact:
+    """Validate a model file's arrays: keys, shapes that chain from 2 inputs to 1
+    output, finite float64 values, and metadata that parses and agrees."""
+    metadata = _decode_metadata(arrays.get("metadata"))
+    count = len(metadata["layer_sizes"]) - 1
+    expected = {"metadata"} | {f"{kind}{i}" for i in range(1, count + 1) for kind in "wb"}
+    if set(arrays) != expected:
+        raise ArtifactError(f"arrays {sorted(arrays)} do not match layer_sizes {metadata['layer_sizes']}")
+    layers = []
+    for index, (fan_in, fan_out) in enumerate(zip(metadata["layer_sizes"], metadata["layer_sizes"][1:]), 1):
+        weights, bias = arrays[f"w{index}"], arrays[f"b{index}"]
+        for key, array, shape in ((f"w{index}", weights, (fan_in, fan_out)), (f"b{index}", bias, (1, fan_out))):
+            if array.dtype != np.float64 or array.shape != shape:
+                raise ArtifactError(f"{key} is {array.dtype} {array.shape}, expected float64 {shape}")
+            if not np.all(np.isfinite(array)):
+                raise ArtifactError(f"{key} holds values that are not finite")
+        layers.append((weights, bias))
+    return ModelArtifact(layers, metadata)
+
+
+def _decode_metadata(array) -> dict:
+    if array is None or array.shape != () or array.dtype.kind != "U":
+        raise ArtifactError("metadata must be a 0-d string array")
+    try:
+        metadata = json.loads(str(array))
+    except json.JSONDecodeError as error:
+        raise ArtifactError(f"metadata is not JSON: {error.msg}") from None
+    if not isinstance(metadata, dict):
+        raise ArtifactError("metadata must be a JSON object")
+    missing = [key for key in _REQUIRED_METADATA if key not in metadata]
+    if missing:
+        raise ArtifactError(f"metadata lacks {', '.join(missing)}")
+    sizes = metadata["layer_sizes"]
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or not all(type(size) is int and 0 < size <= 4096 for size in sizes)
+        or sizes[0] != 2
+        or sizes[-1] != 1
+    ):
+        raise ArtifactError(f"layer_sizes {sizes!r} must run from 2 inputs to 1 output")
+    if metadata["activation"] not in ACTIVATIONS:
+        raise ArtifactError(f"activation {metadata['activation']!r} is not one of {', '.join(ACTIVATIONS)}")
+    if metadata["format_version"] != FORMAT_VERSION:
+        raise ArtifactError(f"format_version {metadata['format_version']!r} is not {FORMAT_VERSION}")
+    if type(metadata["version"]) is not int or metadata["version"] < 1:
+        raise ArtifactError(f"version {metadata['version']!r} must be a positive integer")
+    return metadata
+
+
+def read_model(path: str | Path) -> ModelArtifact:
+    """Load and validate one model file, without pickle; ``ArtifactError`` if unusable."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ArtifactError(f"{path.name}: {size} bytes is over the {MAX_FILE_BYTES} limit")
+        with open(path, "rb") as stream:  # ours to close, even when np.load fails half-way
+            archive = np.load(stream, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ArtifactError(f"{path.name}: not an .npz archive")
+            _check_unpacked_size(archive.zip, path)
+            arrays = {key: archive[key] for key in archive.files}
+    except ArtifactError:
+        raise
+    except FileNotFoundError:
+        raise ArtifactError(f"{path.name}: no such file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        raise ArtifactError(f"{path.name}: not a readable model file ({type(error).__name__}: {error})") from None
+    try:
+        artifact = decode(arrays)
+    except ArtifactError as error:
+        raise ArtifactError(f"{path.name}: {error}") from None
+    if path.name != f"{artifact.version}.npz":
+        raise ArtifactError(f"{path.name}: its metadata says version {artifact.version}")
+    return artifact
+
+
+def _check_unpacked_size(archive: zipfile.ZipFile, path: Path) -> None:
+    unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > MAX_FILE_BYTES:
+        raise ArtifactError(f"{path.name}: unpacks to {unpacked} bytes, over the {MAX_FILE_BYTES} limit")
+
+
+def write_model(models_dir: str | Path, name: str, layers: list[Layer], metadata: dict) -> tuple[Path, int]:
+    """Write a new version of ``name`` atomically and return its path and version.
+
+    The file is written and flushed under a temporary name in the same folder, then
+    hard-linked to ``<version>.npz``: the link fails if that version exists, so two
+    writers at once never take the same number, and a reader sees either no file
+    or the whole one. ``metadata`` gains ``name``, ``version``, ``format_version``
+    and ``layer_sizes``.
+    """
+    folder = model_folder(models_dir, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        version = max(list_versions(models_dir, name), default=0) + 1
+        full = dict(metadata, name=name, version=version, format_version=FORMAT_VERSION,
+                    layer_sizes=layer_sizes_of(layers))
+        temporary = _write_temporary(folder, encode(layers, full))
+        try:
+            os.link(temporary, folder / f"{version}.npz")
+        except FileExistsError:
+            continue
+        finally:
+            os.unlink(temporary)
+        _sync_folder(folder)
+        return folder / f"{version}.npz", version
+
+
+def _write_temporary(folder: Path, arrays: dict[str, np.ndarray]) -> Path:
+    handle, name = tempfile.mkstemp(prefix=".writing-", suffix=".npz", dir=folder)
+    try:
+        os.fchmod(handle, _FILE_MODE)
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)
+            stream.flush()
+            os.fsync(stream.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def write_file_atomically(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content`` so that no reader sees a partial file."""
+    handle, name = tempfile.mkstemp(prefix=".writing-", suffix=path.suffix, dir=path.parent)
+    try:
+        os.fchmod(handle, _FILE_MODE)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(name, path)
+    except BaseException:
+        if os.path.exists(name):
+            os.unlink(name)
+        raise
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,169 @@
+"""``python -m trainer``: train a model version, or list the versions on disk.
+
+The only layer of the trainer that prints, reads the clock or touches files other
+than through ``artifacts``; errors end in one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+import trainer
+from trainer.artifacts import ArtifactError, check_name, list_versions, read_model, version_path, write_file_atomically, write_model
+from trainer.config import ConfigError, TrainConfig
+from trainer.data import DataError, load_dataset, stratified_split
+from trainer.training import train
+
+DEFAULTS = TrainConfig()
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of widths") from None
+    return widths
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m trainer", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    fit = commands.add_parser("train", help="fit the network and write a new model version")
+    fit.add_argument("--data", default="data/moon_data.csv", help="CSV of label,x1,x2 rows")
+    fit.add_argument("--models-dir", default="models")
+    fit.add_argument("--name", default="moons")
+    fit.add_argument("--hidden", type=_hidden, default=DEFAULTS.hidden, help="widths, e.g. 3 or 16,16")
+    fit.add_argument("--activation", default=DEFAULTS.activation)
+    fit.add_argument("--loss", default=DEFAULTS.loss)
+    fit.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
+    fit.add_argument("--iterations", type=int, default=DEFAULTS.iterations)
+    fit.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    fit.add_argument("--validation-fraction", type=float, default=DEFAULTS.validation_fraction)
+    fit.add_argument("--batch-size", type=int, default=None, help="mini-batch rows (default: all)")
+    fit.add_argument("--l2", type=float, default=DEFAULTS.l2)
+    fit.add_argument("--log-every", type=int, default=DEFAULTS.log_every)
+    fit.add_argument("--no-plot", action="store_true", help="skip the decision-boundary PNG")
+    fit.add_argument("--if-missing", action="store_true", help="do nothing if a valid version exists")
+    show = commands.add_parser("list", help="show the versions on disk with their metrics")
+    show.add_argument("--models-dir", default="models")
+    show.add_argument("--name", default="moons")
+    return parser
+
+
+def _format_log(record: dict) -> str:
+    train_metrics = record["train"]
+    line = f"iteration {record['iteration']:4d}: {train_metrics['deviation']:.4f} {train_metrics['accuracy']:.4f}"
+    if "validation" in record:
+        held_out = record["validation"]
+        line += f" (validation {held_out['deviation']:.4f} {held_out['accuracy']:.4f})"
+    return line
+
+
+def _has_valid_version(models_dir: str, name: str) -> int | None:
+    for version in reversed(list_versions(models_dir, name)):
+        try:
+            read_model(version_path(models_dir, name, version))
+            return version
+        except ArtifactError:
+            continue
+    return None
+
+
+def run_train(args) -> int:
+    check_name(args.name)
+    if args.if_missing and (existing := _has_valid_version(args.models_dir, args.name)) is not None:
+        print(f"version {existing} of {args.name} exists in {args.models_dir}; not training")
+        return 0
+    config = TrainConfig(
+        hidden=args.hidden, activation=args.activation, loss=args.loss, learning_rate=args.lr,
+        iterations=args.iterations, seed=args.seed, batch_size=args.batch_size, l2=args.l2,
+        validation_fraction=args.validation_fraction, log_every=args.log_every,
+    )
+    dataset = load_dataset(args.data)
+    train_rows, held_out_rows = stratified_split(
+        dataset.y, config.validation_fraction, np.random.default_rng(config.seed)
+    )
+    x, y = dataset.x[train_rows], dataset.y[train_rows]
+    validation = (dataset.x[held_out_rows], dataset.y[held_out_rows]) if len(held_out_rows) else None
+    started = time.perf_counter()
+    result = train(x, y, config, validation, on_log=lambda record: print(_format_log(record), flush=True))
+    seconds = time.perf_counter() - started
+    metadata = {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "activation": config.activation,
+        "loss": config.loss,
+        "training": config.as_dict(),
+        "data": {"path": str(args.data), "sha256": dataset.sha256, "rows": dataset.rows,
+                 "train_rows": len(train_rows), "validation_rows": len(held_out_rows)},
+        "metrics": result.metrics,
+        "history": result.history,
+        "training_seconds": round(seconds, 4),
+        "numpy_version": np.__version__,
+        "moonserve_version": trainer.__version__,
+    }
+    path, version = write_model(args.models_dir, args.name, result.layers, metadata)
+    if not args.no_plot:
+        from trainer.plotting import decision_boundary_png  # matplotlib loads only when needed
+
+        picture = decision_boundary_png(result.layers, config.activation, dataset.x, dataset.y,
+                                        f"{args.name} version {version}")
+        write_file_atomically(path.with_suffix(".png"), picture)
+    final = result.metrics["train"]
+    print(f"final: deviation {final['deviation']:.4f} accuracy {final['accuracy']:.4f} in {seconds:.2f} s")
+    print(f"wrote {path} (version {version})")
+    return 0
+
+
+def run_list(args) -> int:
+    versions = list_versions(args.models_dir, args.name)
+    if not versions:
+        print(f"no versions of {args.name} in {args.models_dir}")
+        return 0
+    print(f"{'version':>7}  {'created_at':25}  {'layers':12}  {'accuracy':>8}  {'deviation':>9}  {'val_acc':>7}")
+    for version in versions:
+        try:
+            metadata = read_model(version_path(args.models_dir, args.name, version)).metadata
+        except ArtifactError as error:
+            print(f"{version:>7}  unusable: {error}")
+            continue
+        metrics = metadata.get("metrics", {})
+        train_metrics, held_out = metrics.get("train", {}), metrics.get("validation", {})
+        layers = "-".join(str(size) for size in metadata["layer_sizes"])
+        val = f"{held_out['accuracy']:.4f}" if "accuracy" in held_out else "-"
+        print(f"{version:>7}  {metadata['created_at']:25}  {layers:12}  {train_metrics.get('accuracy', float('nan')):8.4f}"
+              f"  {train_metrics.get('deviation', float('nan')):9.4f}  {val:>7}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return {"train": run_train, "list": run_list}[args.command](args)
+    except (UsageError, ConfigError, DataError, ArtifactError) as error:
+        print(f"trainer: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"trainer: error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("trainer: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
