@@ -1,0 +1,1 @@
+"""Moonserve's HTTP service: Flask under gunicorn, serving the trainer's model files."""

@@ -1,0 +1,59 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
+
+from service.errors import register_error_handlers
+from service.jsonlog import configure_logging
+from service.metrics import ServiceMetrics
+from service.observability import install_request_hooks
+from service.openapi import build_openapi
+from service.registry import ModelRegistry
+from service.schemas import make_predict_request
+from service.settings import Settings
+from service.views import api
+
+
+@dataclass
+class ServiceState:
+    """What the views need, kept in ``app.extensions["moonserve"]``."""
+
+    settings: Settings
+    registry: ModelRegistry
+    metrics: ServiceMetrics
+    predict_request: type[BaseModel]
+    openapi: bytes
+    started_at: float
+
+
+def create_app(settings: Settings | None = None, start_reloader: bool = True) -> Flask:
+    """Build the app: load the models once, and (unless told not to) start the
+    background reload that checks the models folder every RELOAD_INTERVAL_S."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    metrics = ServiceMetrics(CollectorRegistry())
+    registry = ModelRegistry(
+        settings.models_dir, settings.model_name, settings.model_version, settings.keep_versions,
+        on_load=metrics.record_load,
+        on_serve=lambda previous, model: metrics.record_served(
+            model.name, previous.version if previous else None, model.version, model.loaded_at),
+    )
+    registry.refresh()
+    if start_reloader and settings.reload_interval_s > 0:
+        registry.start_reloading(settings.reload_interval_s)
+    predict_request = make_predict_request(settings.max_batch)
+    app = Flask("moonserve")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["moonserve"] = ServiceState(
+        settings, registry, metrics, predict_request, build_openapi(predict_request), time.time())
+    register_error_handlers(app)
+    install_request_hooks(app, metrics)
+    app.register_blueprint(api)
+    return app

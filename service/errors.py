@@ -1,0 +1,85 @@
+"""One exception family for every client-facing error, and the one JSON envelope.
+
+Every error response is ``{"error": {"code", "message", "details"}}``; ``details``
+lists ``{"loc", "msg", "type"}`` for each problem, ``loc`` the dotted field path.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from flask import Flask, Response, g
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("moonserve.errors")
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class MalformedJson(ApiError):
+    status, code = 400, "malformed_json"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
+class ValidationFailed(ApiError):
+    status, code = 422, "validation_error"
+
+
+class VersionNotFound(ApiError):
+    status, code = 404, "version_not_found"
+
+
+class NoModel(ApiError):
+    status, code = 503, "no_model_loaded"
+
+
+_HTTP_CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+    414: "uri_too_long", 415: "unsupported_media_type", 431: "headers_too_large",
+}
+
+
+def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> Response:
+    body = orjson.dumps({"error": {"code": code, "message": message, "details": details or []}})
+    return Response(body, status=status, mimetype="application/json")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError):
+        return error_response(error.status, error.code, error.message, error.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        status = error.code or 500
+        response = error_response(status, _HTTP_CODES.get(status, "http_error"), _http_message(error))
+        if status == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error", extra={"fields": {"request_id": g.get("request_id")}})
+        return error_response(500, "internal_error", "internal server error; the request id is in the logs")
+
+
+def _http_message(error: HTTPException) -> str:
+    if error.code == 413:
+        return "the request body is larger than the service accepts (MAX_BODY_BYTES)"
+    if error.code == 404:
+        return "no such endpoint"
+    if error.code == 405:
+        return "method not allowed for this endpoint"
+    return (error.description or error.name).strip()

@@ -1,0 +1,76 @@
+"""Gunicorn settings, from the same environment variables as the app (``Settings``).
+
+Run: ``gunicorn -c service/gunicorn.conf.py service.wsgi:app``.
+"""
+
+import gc
+import os
+import shutil
+import sys
+import tempfile
+
+from pydantic import ValidationError
+
+from service.settings import Settings, describe_error
+
+try:
+    _settings = Settings()
+except ValidationError as _error:
+    print(f"moonserve: {describe_error(_error)}", file=sys.stderr)
+    sys.exit(2)
+
+# prometheus-client picks its multiprocess mode when first imported, so the folder
+# must be in the environment before any worker imports it.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="moonserve-metrics-")
+
+bind = [_settings.bind]
+workers = _settings.workers
+# gthread: a thread pool per worker with keep-alive; worker_connections caps the
+# connections one worker holds so that keep-alive clients spread over workers.
+worker_class = "gthread"
+threads = _settings.threads
+worker_connections = _settings.worker_connections
+keepalive = _settings.keepalive_s
+timeout = _settings.timeout_s
+graceful_timeout = _settings.graceful_timeout_s
+# The app is built in each worker after fork (no preload), so each worker has its
+# own model registry and reload thread.
+preload_app = False
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+proc_name = "moonserve"
+# No gunicornc control socket: every instance would share one default path.
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Empty the metrics folder before any worker starts: stale files from an earlier
+    run would otherwise be summed into this one's counters."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def post_worker_init(worker):
+    """Freeze what start-up allocated, so the collector no longer walks it on every
+    full collection, and collect young objects less often: a 10,000-row request
+    makes tens of thousands of short-lived objects."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

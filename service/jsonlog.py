@@ -1,0 +1,38 @@
+"""Log records as one JSON object per line on stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import orjson
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "message", ...fields}``; ``extra={"fields": {...}}``
+    adds keys. Tracebacks go in ``exc_info`` as one string, never across lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(level: str) -> None:
+    """Send the ``moonserve`` loggers to stderr as JSON lines, once per process."""
+    logger = logging.getLogger("moonserve")
+    logger.setLevel(level.upper())
+    if not any(getattr(handler, "_moonserve", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler._moonserve = True
+        logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,167 @@
+"""The model registry: which versions are loaded, which one is served, hot reload.
+
+Each worker process holds its own registry. ``refresh`` looks at the models folder,
+loads new files with the trainer's validated reader, runs each once on a probe input,
+and publishes an immutable ``Snapshot``; a request takes the snapshot once and so
+finishes on the model it started with, whatever a concurrent refresh does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from trainer.artifacts import ArtifactError, list_versions, read_model, version_path
+from trainer.network import Layer, predict_proba
+
+log = logging.getLogger("moonserve.registry")
+
+PROBE_INPUT = np.array([[0.0, 0.0], [1.0, -0.5], [-1.0, 1.0], [2.0, 0.5]])
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: int
+    layers: list[Layer]
+    activation: str
+    metadata: dict
+    loaded_at: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """P(label = 1) for each row of ``x`` (n, 2), shape (n,)."""
+        return predict_proba(self.layers, x, self.activation)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    models: dict[int, LoadedModel] = field(default_factory=dict)
+    served: LoadedModel | None = None
+    on_disk: tuple[int, ...] = ()
+    refused: dict[int, str] = field(default_factory=dict)
+    reason: str = "no model loaded yet"
+
+
+def load_and_probe(path: Path, name: str) -> LoadedModel:
+    """Read, validate and run a model file once; ``ArtifactError`` if any step fails."""
+    artifact = read_model(path)
+    model = LoadedModel(name, artifact.version, artifact.layers, artifact.activation, artifact.metadata, time.time())
+    probabilities = model.predict(PROBE_INPUT)
+    if probabilities.shape != (len(PROBE_INPUT),) or not np.all((probabilities >= 0) & (probabilities <= 1)):
+        raise ArtifactError(f"{path.name}: the probe prediction is not a probability per row")
+    return model
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size, status.st_ino
+
+
+class ModelRegistry:
+    """Loads ``models_dir/name/<version>.npz`` files and picks the one to serve.
+
+    Without a pin it serves the newest valid version and keeps the ``keep`` newest
+    valid ones loaded; with a pin, that version only. A file is read again only when
+    its size, mtime or inode change, so a refused file is refused (and counted) once.
+    A version whose file disappears is unloaded, unless it is the last model there
+    is: then it goes on serving from memory.
+    """
+
+    def __init__(self, models_dir: Path, name: str, pinned: int | None = None, keep: int = 10,
+                 on_load: Callable[[int, str | None], None] | None = None,
+                 on_serve: Callable[[LoadedModel | None, LoadedModel], None] | None = None):
+        self.models_dir, self.name, self.pinned, self.keep = Path(models_dir), name, pinned, keep
+        self._on_load = on_load or (lambda version, error: None)
+        self._on_serve = on_serve or (lambda previous, model: None)
+        self._seen: dict[int, tuple[tuple, LoadedModel | str]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.snapshot = Snapshot()
+
+    def refresh(self) -> Snapshot:
+        """Look at the folder once and publish what should be served now."""
+        with self._lock:
+            on_disk = tuple(list_versions(self.models_dir, self.name))
+            candidates = [self.pinned] if self.pinned is not None else sorted(on_disk, reverse=True)
+            models, refused, visited = {}, {}, set()
+            for version in candidates:
+                if len(models) >= self.keep:
+                    break
+                visited.add(version)
+                outcome = self._load(version)
+                if isinstance(outcome, LoadedModel):
+                    models[version] = outcome
+                elif outcome is not None:
+                    refused[version] = outcome
+            self._seen = {v: seen for v, seen in self._seen.items() if v in visited}
+            self.snapshot = self._publish(models, refused, on_disk)
+            return self.snapshot
+
+    def _load(self, version: int) -> LoadedModel | str | None:
+        path = version_path(self.models_dir, self.name, version)
+        signature = _signature(path)
+        if signature is None:
+            self._seen.pop(version, None)
+            return None
+        cached = self._seen.get(version)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        try:
+            outcome: LoadedModel | str = load_and_probe(path, self.name)
+            log.info("model loaded", extra={"fields": {"model_version": version, "file": path.name}})
+            self._on_load(version, None)
+        except ArtifactError as error:
+            outcome = str(error)
+            log.warning("model refused", extra={"fields": {"model_version": version, "reason": outcome}})
+            self._on_load(version, outcome)
+        self._seen[version] = (signature, outcome)
+        return outcome
+
+    def _publish(self, models, refused, on_disk) -> Snapshot:
+        previous = self.snapshot.served
+        if not models and previous is not None and (self.pinned is None or previous.version == self.pinned):
+            log.warning("model files gone; serving from memory",
+                        extra={"fields": {"model_version": previous.version}})
+            models = {previous.version: previous}
+        served = models[max(models)] if models else None
+        if served is not None and (previous is None or served.version != previous.version):
+            log.info("serving model", extra={"fields": {"model_version": served.version}})
+            self._on_serve(previous, served)
+        return Snapshot(models, served, on_disk, refused, self._reason(on_disk, refused) if served is None else "")
+
+    def _reason(self, on_disk, refused) -> str:
+        where = self.models_dir / self.name
+        if self.pinned is not None:
+            if self.pinned in refused:
+                return f"pinned version {self.pinned} was refused: {refused[self.pinned]}"
+            return f"pinned version {self.pinned} is not in {where}"
+        if not on_disk:
+            return f"no model versions in {where}"
+        return f"none of the {len(on_disk)} version file(s) in {where} is valid"
+
+    def start_reloading(self, interval_s: float) -> threading.Thread:
+        """Refresh every ``interval_s`` seconds in a daemon thread until ``stop``."""
+
+        def loop():
+            while not self._stop.wait(interval_s):
+                try:
+                    self.refresh()
+                except Exception:  # a bad refresh must not end reloading for good
+                    log.exception("model refresh failed")
+
+        thread = threading.Thread(target=loop, name="model-reloader", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()

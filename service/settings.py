@@ -1,0 +1,77 @@
+"""The service's configuration: environment variables, read and checked once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable of the same name in capitals."""
+
+    model_config = SettingsConfigDict(use_attribute_docstrings=True, extra="ignore", frozen=True, env_ignore_empty=True)
+
+    models_dir: Path = Path("models")
+    """Folder holding ``<model_name>/<version>.npz`` files, as the trainer writes them."""
+    model_name: str = "moons"
+    """Which model in MODELS_DIR to serve."""
+    model_version: int | None = Field(default=None, ge=1)
+    """Pin one version (for rollback); unset serves the newest valid version."""
+    keep_versions: int = Field(default=10, ge=1, le=1000)
+    """How many of the newest valid versions stay loaded for ``?version=N``."""
+    max_batch: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Most rows one prediction request may carry."""
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    """Request bodies over this many bytes are refused with 413 before parsing."""
+    reload_interval_s: float = Field(default=5.0, ge=0, le=3600)
+    """Seconds between each worker's look at MODELS_DIR for new versions; 0 turns it off."""
+    host: str = "0.0.0.0"
+    """Address gunicorn listens on."""
+    port: int = Field(default=8000, ge=1, le=65535)
+    """Port gunicorn listens on."""
+    workers: int = Field(default=2, ge=1, le=64)
+    """Gunicorn worker processes."""
+    threads: int = Field(default=4, ge=1, le=256)
+    """Threads per gunicorn worker (the gthread worker)."""
+    worker_connections: int = Field(default=32, ge=1, le=10_000)
+    """Most keep-alive connections one worker holds; a low cap spreads clients over workers."""
+    timeout_s: int = Field(default=30, ge=1, le=3600)
+    """A worker silent for this long is killed and replaced."""
+    graceful_timeout_s: int = Field(default=30, ge=1, le=3600)
+    """On SIGTERM, requests in flight get this long to finish."""
+    keepalive_s: int = Field(default=5, ge=0, le=300)
+    """Seconds an idle keep-alive connection stays open."""
+    log_level: str = "info"
+    """debug, info, warning or error."""
+
+    @field_validator("model_name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be 1-64 of letters, digits, '_', '.', '-'")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be debug, info, warning or error")
+        return value.lower()
+
+    @property
+    def bind(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming each bad environment variable and what is wrong with it."""
+    parts = []
+    for problem in error.errors(include_url=False, include_input=False):
+        variable = str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+        parts.append(f"{variable}: {problem['msg']}")
+    return "bad setting " + "; ".join(parts)

@@ -1,0 +1,180 @@
+"""HTTP endpoints: parse and validate, call the model, serialise. Nothing more."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime, timezone
+
+import orjson
+from flask import Blueprint, Response, current_app, g, request, send_file
+from pydantic import ValidationError
+
+from service.errors import MalformedJson, NoModel, UnsupportedMediaType, ValidationFailed, VersionNotFound
+from service.inference import choose_model, predict, prediction_body
+from trainer.artifacts import ArtifactError, read_model, version_path
+
+api = Blueprint("api", __name__)
+_VERSION = re.compile(r"^[1-9][0-9]{0,17}$")
+
+
+def _json(payload, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
+
+
+def _state():
+    return current_app.extensions["moonserve"]
+
+
+def _parse_json_body():
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {request.mimetype or 'none'!r}")
+    body = request.get_data(cache=False)
+    if not body.strip():
+        raise MalformedJson("the request body is empty")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        return _parse_non_standard(body, error)
+
+
+def _parse_non_standard(body: bytes, error: orjson.JSONDecodeError):
+    """NaN, Infinity and numbers too large for a double are not JSON orjson accepts,
+    but they are a value problem (422, with its path), not a syntax one."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise MalformedJson(f"the body is not valid JSON: {error}") from None
+
+
+def _details(error: ValidationError, prefix: tuple = ()) -> list[dict]:
+    return [
+        {"loc": ".".join(str(part) for part in (*prefix, *problem["loc"])) or "body",
+         "msg": problem["msg"], "type": problem["type"]}
+        for problem in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _query_version() -> int | None:
+    text = request.args.get("version")
+    if text is None:
+        return None
+    if not _VERSION.match(text):
+        raise ValidationFailed("invalid query parameter", [
+            {"loc": "query.version", "msg": "must be a positive integer", "type": "int_parsing"}])
+    return int(text)
+
+
+@api.post("/predict")
+def predict_view():
+    state = _state()
+    query_version = _query_version()
+    try:
+        payload = state.predict_request.model_validate(_parse_json_body())
+    except ValidationError as error:
+        raise ValidationFailed("the request body does not match the schema", _details(error, ("body",))) from None
+    if query_version is not None and payload.version is not None and query_version != payload.version:
+        raise ValidationFailed("version differs between query and body", [
+            {"loc": "query.version", "msg": f"{query_version} differs from body.version {payload.version}",
+             "type": "value_error"}])
+    model = choose_model(state.registry.snapshot, query_version or payload.version)
+    g.model_version = model.version
+    probabilities, labels = predict(model, payload.instances)
+    state.metrics.rows.observe(len(labels))
+    positives = int(labels.sum())
+    version_label = str(model.version)
+    if positives:
+        state.metrics.predictions.labels(version_label, "1").inc(positives)
+    if positives < len(labels):
+        state.metrics.predictions.labels(version_label, "0").inc(len(labels) - positives)
+    return Response(prediction_body(model, probabilities, labels), mimetype="application/json")
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+
+
+@api.get("/health")
+def health():
+    state = _state()
+    model = state.registry.snapshot.served
+    if model is None:
+        raise NoModel(state.registry.snapshot.reason)
+    g.model_version = model.version
+    return _json({"status": "ready", "model": {"name": model.name, "version": model.version},
+                  "loaded_at": _iso(model.loaded_at), "uptime_s": round(time.time() - state.started_at, 3)})
+
+
+@api.get("/health/live")
+def live():
+    return _json({"status": "alive"})
+
+
+def _version_entry(version: int, with_disk_metadata: bool) -> dict:
+    state = _state()
+    snapshot = state.registry.snapshot
+    loaded = snapshot.models.get(version)
+    entry = {"version": version, "reason": snapshot.refused.get(version), "metadata": None,
+             "has_plot": _plot_path(version).is_file()}
+    if loaded is not None:
+        entry["status"] = "served" if snapshot.served is loaded else "loaded"
+        entry["metadata"] = loaded.metadata
+    elif version in snapshot.refused:
+        entry["status"] = "refused"
+    else:
+        entry["status"] = "on_disk"
+        if with_disk_metadata:
+            try:
+                entry["metadata"] = read_model(version_path(state.settings.models_dir, state.settings.model_name,
+                                                            version)).metadata
+            except ArtifactError as error:
+                entry["reason"] = str(error)
+    return entry
+
+
+def _plot_path(version: int):
+    settings = _state().settings
+    return version_path(settings.models_dir, settings.model_name, version).with_suffix(".png")
+
+
+@api.get("/models")
+def models():
+    state = _state()
+    snapshot = state.registry.snapshot
+    versions = sorted(set(snapshot.on_disk) | set(snapshot.models), reverse=True)
+    return _json({"name": state.settings.model_name,
+                  "served_version": snapshot.served.version if snapshot.served else None,
+                  "pinned_version": state.settings.model_version,
+                  "versions": [_version_entry(v, with_disk_metadata=False) for v in versions]})
+
+
+def _known_version(version: int) -> int:
+    snapshot = _state().registry.snapshot
+    if version not in snapshot.on_disk and version not in snapshot.models:
+        raise VersionNotFound(f"version {version} is not in the models folder")
+    return version
+
+
+@api.get("/models/<int:version>")
+def model_version(version: int):
+    return _json(_version_entry(_known_version(version), with_disk_metadata=True))
+
+
+@api.get("/models/<int:version>/plot.png")
+def model_plot(version: int):
+    try:
+        return send_file(_plot_path(_known_version(version)), mimetype="image/png", max_age=3600)
+    except FileNotFoundError:
+        raise VersionNotFound(f"version {version} has no decision-boundary picture") from None
+
+
+@api.get("/metrics")
+def metrics():
+    body, content_type = _state().metrics.render()
+    return Response(body, content_type=content_type)
+
+
+@api.get("/openapi.json")
+def openapi():
+    return Response(_state().openapi, mimetype="application/json")

@@ -1,0 +1,81 @@
+"""Start the real service under gunicorn on a free loopback port, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path, metrics_dir: Path):
+        self.process, self.port, self.log_path, self.metrics_dir = process, port, log_path, metrics_dir
+        self.url = f"http://127.0.0.1:{port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    return None
+
+
+def _ready(url: str, path: str) -> bool:
+    try:
+        return requests.get(url + path, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@contextmanager
+def running_service(tmp_path: Path, models_dir: Path, ready_path: str = "/health", **settings):
+    """Yield a ``Server`` once ``ready_path`` answers 200; stop it (SIGTERM) afterwards."""
+    port = free_port()
+    metrics_dir = tmp_path / f"metrics-{port}"
+    log_path = tmp_path / f"gunicorn-{port}.log"
+    env = {**os.environ, "MODELS_DIR": str(models_dir), "HOST": "127.0.0.1", "PORT": str(port),
+           "WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+           **{key.upper(): str(value) for key, value in settings.items()}}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "service" / "gunicorn.conf.py"),
+             "service.wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(process, port, log_path, metrics_dir)
+    try:
+        if not wait_until(lambda: process.poll() is not None or _ready(server.url, ready_path), timeout=30) \
+                or process.poll() is not None:
+            raise RuntimeError(f"gunicorn did not become ready:\n{server.log()}")
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
