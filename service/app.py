@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from service.errors import register_error_handlers
 from service.jsonlog import configure_logging
 from service.metrics import ServiceMetrics
-from service.observability import install_request_hooks
+from service.observability import AccessLog, install_request_hooks
 from service.openapi import build_openapi
 from service.registry import ModelRegistry
 from service.schemas import make_predict_request
@@ -54,6 +54,6 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     app.extensions["moonserve"] = ServiceState(
         settings, registry, metrics, predict_request, build_openapi(predict_request), time.time())
     register_error_handlers(app)
-    install_request_hooks(app, metrics)
+    install_request_hooks(app, metrics, AccessLog(enabled=settings.log_level in ("debug", "info")))
     app.register_blueprint(api)
     return app

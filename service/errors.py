@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import orjson
-from flask import Flask, Response, g
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("moonserve.errors")
@@ -71,7 +71,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        log.exception("unhandled error", extra={"fields": {"request_id": g.get("request_id")}})
+        log.exception("unhandled error", extra={"fields": {"request_id": request.environ.get("moonserve.request_id")}})
         return error_response(500, "internal_error", "internal server error; the request id is in the logs")
 
 

@@ -65,6 +65,19 @@ class ServiceMetrics:
             registry=registry, multiprocess_mode="livemax")
         for result in ("success", "failure"):
             self.model_loads.labels(result)
+        self._prediction_children: dict = {}
+
+    def record_predictions(self, version: int, rows: int, positives: int) -> None:
+        """Count one successful prediction request of ``rows`` rows, ``positives`` of them label 1."""
+        self.rows.observe(rows)
+        children = self._prediction_children.get(version)
+        if children is None:
+            children = self._prediction_children[version] = (
+                self.predictions.labels(str(version), "0"), self.predictions.labels(str(version), "1"))
+        if positives:
+            children[1].inc(positives)
+        if positives < rows:
+            children[0].inc(rows - positives)
 
     def record_load(self, version: int, error: str | None) -> None:
         self.model_loads.labels("failure" if error else "success").inc()

@@ -8,11 +8,12 @@ import time
 from datetime import datetime, timezone
 
 import orjson
-from flask import Blueprint, Response, current_app, g, request, send_file
+from flask import Blueprint, Response, current_app, request, send_file
 from pydantic import ValidationError
 
 from service.errors import MalformedJson, NoModel, UnsupportedMediaType, ValidationFailed, VersionNotFound
 from service.inference import choose_model, predict, prediction_body
+from service.observability import MODEL_VERSION
 from trainer.artifacts import ArtifactError, read_model, version_path
 
 api = Blueprint("api", __name__)
@@ -57,6 +58,8 @@ def _details(error: ValidationError, prefix: tuple = ()) -> list[dict]:
 
 
 def _query_version() -> int | None:
+    if not request.environ.get("QUERY_STRING"):
+        return None
     text = request.args.get("version")
     if text is None:
         return None
@@ -79,15 +82,9 @@ def predict_view():
             {"loc": "query.version", "msg": f"{query_version} differs from body.version {payload.version}",
              "type": "value_error"}])
     model = choose_model(state.registry.snapshot, query_version or payload.version)
-    g.model_version = model.version
+    request.environ[MODEL_VERSION] = model.version
     probabilities, labels = predict(model, payload.instances)
-    state.metrics.rows.observe(len(labels))
-    positives = int(labels.sum())
-    version_label = str(model.version)
-    if positives:
-        state.metrics.predictions.labels(version_label, "1").inc(positives)
-    if positives < len(labels):
-        state.metrics.predictions.labels(version_label, "0").inc(len(labels) - positives)
+    state.metrics.record_predictions(model.version, len(labels), int(labels.sum()))
     return Response(prediction_body(model, probabilities, labels), mimetype="application/json")
 
 
@@ -101,7 +98,7 @@ def health():
     model = state.registry.snapshot.served
     if model is None:
         raise NoModel(state.registry.snapshot.reason)
-    g.model_version = model.version
+    request.environ[MODEL_VERSION] = model.version
     return _json({"status": "ready", "model": {"name": model.name, "version": model.version},
                   "loaded_at": _iso(model.loaded_at), "uptime_s": round(time.time() - state.started_at, 3)})
 

@@ -30,6 +30,11 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def booted_workers(self) -> int:
+        """Workers whose app exists: each registers its counters in the metrics folder."""
+        return len([name for name in os.listdir(self.metrics_dir) if name.startswith("counter_")]) \
+            if self.metrics_dir.is_dir() else 0
+
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
@@ -70,6 +75,9 @@ def running_service(tmp_path: Path, models_dir: Path, ready_path: str = "/health
         if not wait_until(lambda: process.poll() is not None or _ready(server.url, ready_path), timeout=30) \
                 or process.poll() is not None:
             raise RuntimeError(f"gunicorn did not become ready:\n{server.log()}")
+        workers = int(env["WORKERS"])
+        if not wait_until(lambda: server.booted_workers() >= workers, timeout=30):
+            raise RuntimeError(f"not every worker built its app:\n{server.log()}")
         yield server
     finally:
         if process.poll() is None:

@@ -1,0 +1,156 @@
+"""Serving benchmark: the real service against two floors, same gunicorn settings.
+
+    python bench/serve_bench.py [--rounds 3] [--seconds 5] [--connections 32]
+
+Starts three gunicorn servers on loopback with ``service/gunicorn.conf.py``: a bare
+WSGI callable returning a fixed JSON, a Flask app returning it, and the service
+(metrics and JSON request logs on, logs to a file). Drives each in turn with wrk
+(one-row POST /predict), alternating rounds, and prints medians of requests/s, p50
+and p99 and the ratios to the floors. Then measures one 10,000-row request at a time
+on one connection, as rows/s end to end. Needs ``wrk`` (Debian package ``wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.service.gunicorn_server import free_port, wait_until  # noqa: E402
+from trainer.artifacts import write_model  # noqa: E402
+from trainer.config import TrainConfig  # noqa: E402
+from trainer.data import load_dataset  # noqa: E402
+from trainer.training import train  # noqa: E402
+
+ONE_ROW = json.dumps({"instances": [[0.5, -0.4]]})
+
+
+@contextmanager
+def gunicorn(app: str, workdir: Path, label: str, env_extra: dict):
+    port = free_port()
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "info",
+           "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{label}"), **env_extra}
+    log = open(workdir / f"{label}.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "service" / "gunicorn.conf.py"),
+         "--pythonpath", str(ROOT / "bench"), app], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready():
+        try:
+            return requests.post(url + "/predict", data=ONE_ROW, headers={"Content-Type": "application/json"},
+                                 timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        if not wait_until(ready, timeout=30):
+            raise RuntimeError(f"{label} did not start: {(workdir / f'{label}.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def wrk(url: str, body: str, connections: int, seconds: float, threads: int = 2) -> dict:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = {json.dumps(body)}\n")
+    try:
+        output = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
+             url + "/predict"], capture_output=True, text=True, check=True).stdout
+    finally:
+        script.unlink()
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": _ms(re.search(r"50%\s+([\d.]+\w+)", output).group(1)),
+        "p99_ms": _ms(re.search(r"99%\s+([\d.]+\w+)", output).group(1)),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def make_models(folder: Path) -> None:
+    data = load_dataset(ROOT / "data" / "moon_data.csv")
+    layers = train(data.x, data.y, TrainConfig(iterations=500)).layers
+    write_model(folder, "moons", layers, {"created_at": "bench", "activation": "sigmoid"})
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--big-requests", type=int, default=40)
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        print("serve_bench: error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="moonserve-bench-"))
+    make_models(workdir / "models")
+    common = {"WORKERS": "2", "WORKER_CONNECTIONS": str(max(1, args.connections // 2)), "MODELS_DIR": str(workdir / "models"), "RELOAD_INTERVAL_S": "5"}
+    targets = [("bare WSGI", "floors:bare"), ("Flask fixed", "floors:flask_fixed"), ("service", "service.wsgi:app")]
+    results = {label: [] for label, _ in targets}
+    with ExitStack() as stack:
+        urls = {label: stack.enter_context(gunicorn(app, workdir, label.replace(" ", "_"), common))
+                for label, app in targets}
+        for label in urls:  # warm-up
+            wrk(urls[label], ONE_ROW, args.connections, 1)
+        for _ in range(args.rounds):
+            for label in urls:
+                results[label].append(wrk(urls[label], ONE_ROW, args.connections, args.seconds))
+        big = json.dumps({"instances": np.random.default_rng(0).normal(size=(10_000, 2)).round(6).tolist()})
+        session = requests.Session()
+        timings = []
+        for _ in range(args.big_requests):
+            started = time.perf_counter()
+            response = session.post(urls["service"] + "/predict", data=big,
+                                    headers={"Content-Type": "application/json"})
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200 and len(response.json()["predictions"]) == 10_000
+        big_wrk = wrk(urls["service"], big, 1, args.seconds, threads=1)
+    print(f"wrk -c{args.connections}, {args.rounds} alternating rounds of {args.seconds:g} s, medians; "
+          f"gunicorn {common['WORKERS']} gthread workers")
+    print(f"{'target':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    summary = {}
+    for label, runs in results.items():
+        summary[label] = {key: statistics.median(run[key] for run in runs) for key in ("rps", "p50_ms", "p99_ms")}
+        errors = sum(run["errors"] for run in runs)
+        print(f"{label:12} {summary[label]['rps']:9.0f} {summary[label]['p50_ms']:8.2f} "
+              f"{summary[label]['p99_ms']:8.2f} {errors:8d}")
+    service = summary["service"]["rps"]
+    print(f"service / Flask floor: {service / summary['Flask fixed']['rps']:.2f}; "
+          f"service / bare WSGI: {service / summary['bare WSGI']['rps']:.2f}")
+    median_big = statistics.median(timings)
+    print(f"10,000-row request, one at a time (requests client, keep-alive): median {median_big * 1000:.1f} ms, "
+          f"{10_000 / median_big:,.0f} rows/s")
+    print(f"10,000-row request, wrk -c1: {big_wrk['rps']:.1f} req/s = {big_wrk['rps'] * 10_000:,.0f} rows/s, "
+          f"p50 {big_wrk['p50_ms']:.1f} ms")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
