@@ -68,16 +68,23 @@ def gunicorn(app: str, workdir: Path, label: str, env_extra: dict):
         log.close()
 
 
-def wrk(url: str, body: str, connections: int, seconds: float, threads: int = 2) -> dict:
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = {json.dumps(body)}\n")
+def wrk(url: str, body: str | bytes, connections: int, seconds: float, threads: int = 2,
+        path: str = "/predict", headers: dict | None = None) -> dict:
+    """Drive ``POST url+path`` with ``body`` (read from a file, so binary is fine)."""
+    workdir = Path(tempfile.mkdtemp(prefix="wrk-"))
+    body_file, script = workdir / "body", workdir / "script.lua"
+    body_file.write_bytes(body.encode() if isinstance(body, str) else body)
+    lines = ['wrk.method = "POST"', f'local f = io.open("{body_file}", "rb")', "wrk.body = f:read(\"*all\")",
+             "f:close()"]
+    for name, value in ({"Content-Type": "application/json"} | (headers or {})).items():
+        lines.append(f'wrk.headers["{name}"] = "{value}"')
+    script.write_text("\n".join(lines) + "\n")
     try:
         output = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
-             url + "/predict"], capture_output=True, text=True, check=True).stdout
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s",
+             str(script), url + path], capture_output=True, text=True, check=True).stdout
     finally:
-        script.unlink()
+        shutil.rmtree(workdir)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
@@ -85,6 +92,19 @@ def wrk(url: str, body: str, connections: int, seconds: float, threads: int = 2)
         "p99_ms": _ms(re.search(r"99%\s+([\d.]+\w+)", output).group(1)),
         "errors": int(errors.group(1)) if errors else 0,
     }
+
+
+def v2_bodies(rows: np.ndarray) -> dict[str, tuple[bytes, dict]]:
+    """V2 infer bodies for ``rows``: JSON, and binary tensors in and out."""
+    json_body = json.dumps({"inputs": [{"name": "X", "shape": list(rows.shape), "datatype": "FP64",
+                                        "data": rows.tolist()}]}).encode()
+    raw = rows.astype("<f4").tobytes()
+    header = json.dumps({"inputs": [{"name": "X", "shape": list(rows.shape), "datatype": "FP32",
+                                     "parameters": {"binary_data_size": len(raw)}}],
+                         "parameters": {"binary_data_output": True}}).encode()
+    return {"json": (json_body, {}),
+            "binary": (header + raw, {"Inference-Header-Content-Length": str(len(header)),
+                                      "Content-Type": "application/octet-stream"})}
 
 
 def _ms(text: str) -> float:
@@ -131,6 +151,14 @@ def main(argv=None) -> int:
             timings.append(time.perf_counter() - started)
             assert response.status_code == 200 and len(response.json()["predictions"]) == 10_000
         big_wrk = wrk(urls["service"], big, 1, args.seconds, threads=1)
+        v2_results = {}
+        for count in (1, 10_000):
+            rows = np.random.default_rng(1).normal(size=(count, 2))
+            for kind, (body, headers) in v2_bodies(rows).items():
+                connections = args.connections if count == 1 else 1
+                run = wrk(urls["service"], body, connections, args.seconds, threads=2 if count == 1 else 1,
+                          path="/v2/models/moons/infer", headers=headers)
+                v2_results[(count, kind, connections)] = run
     print(f"wrk -c{args.connections}, {args.rounds} alternating rounds of {args.seconds:g} s, medians; "
           f"gunicorn {common['WORKERS']} gthread workers")
     print(f"{'target':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
@@ -148,6 +176,10 @@ def main(argv=None) -> int:
           f"{10_000 / median_big:,.0f} rows/s")
     print(f"10,000-row request, wrk -c1: {big_wrk['rps']:.1f} req/s = {big_wrk['rps'] * 10_000:,.0f} rows/s, "
           f"p50 {big_wrk['p50_ms']:.1f} ms")
+    for (count, kind, connections), run in v2_results.items():
+        print(f"V2 infer {kind:6} {count:>6} row(s), wrk -c{connections}: {run['rps']:8.0f} req/s = "
+              f"{run['rps'] * count:>13,.0f} rows/s, p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
+              f"non-2xx {run['errors']}")
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

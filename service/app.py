@@ -17,6 +17,7 @@ from service.openapi import build_openapi
 from service.registry import ModelRegistry
 from service.schemas import make_predict_request
 from service.settings import Settings
+from service.v2 import v2
 from service.views import api
 
 
@@ -56,4 +57,5 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     register_error_handlers(app)
     install_request_hooks(app, metrics, AccessLog(enabled=settings.log_level in ("debug", "info")))
     app.register_blueprint(api)
+    app.register_blueprint(v2)
     return app

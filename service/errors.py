@@ -45,6 +45,12 @@ class NoModel(ApiError):
     status, code = 503, "no_model_loaded"
 
 
+class V2Error(ApiError):
+    """A bad Open Inference Protocol request (400)."""
+
+    status, code = 400, "bad_inference_request"
+
+
 _HTTP_CODES = {
     400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
     414: "uri_too_long", 415: "unsupported_media_type", 431: "headers_too_large",
@@ -52,7 +58,11 @@ _HTTP_CODES = {
 
 
 def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> Response:
-    body = orjson.dumps({"error": {"code": code, "message": message, "details": details or []}})
+    """The envelope; under ``/v2`` the Open Inference Protocol's ``{"error": message}``."""
+    if request.path == "/v2" or request.path.startswith("/v2/"):
+        body = orjson.dumps({"error": message})
+    else:
+        body = orjson.dumps({"error": {"code": code, "message": message, "details": details or []}})
     return Response(body, status=status, mimetype="application/json")
 
 

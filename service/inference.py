@@ -22,9 +22,10 @@ def choose_model(snapshot: Snapshot, requested: int | None) -> LoadedModel:
     return model
 
 
-def predict(model: LoadedModel, rows: list) -> tuple[np.ndarray, np.ndarray]:
-    """``(probabilities, labels)`` for validated rows of ``[x1, x2]``, in their order."""
-    probabilities = model.predict(np.array(rows, dtype=np.float64).reshape(-1, 2))
+def predict(model: LoadedModel, rows) -> tuple[np.ndarray, np.ndarray]:
+    """``(probabilities, labels)`` for validated rows of ``[x1, x2]`` (a list or an
+    (n, 2) array), in their order."""
+    probabilities = model.predict(np.asarray(rows, dtype=np.float64).reshape(-1, 2))
     return probabilities, (probabilities >= 0.5).astype(np.int8)
 
 

@@ -1,0 +1,135 @@
+"""Open Inference Protocol (V2) endpoints, on the same registry, metrics and errors.
+
+Errors here render as the protocol's ``{"error": "..."}`` (see ``errors.py``); the
+model is chosen and run by the same functions as ``POST /predict``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+from flask import Blueprint, Response, current_app, request
+
+import trainer
+from service.errors import V2Error, VersionNotFound
+from service.inference import choose_model, predict
+from service.observability import MODEL_VERSION
+from service.v2_codec import HEADER_LENGTH, INPUT_NAME, V2BadRequest, build_infer_response, parse_infer
+
+v2 = Blueprint("v2", __name__, url_prefix="/v2")
+_VERSION = re.compile(r"^[1-9][0-9]{0,17}$")
+PLATFORM = "moonserve_numpy"
+
+
+def _state():
+    return current_app.extensions["moonserve"]
+
+
+def _json(payload, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
+
+
+def _model(model_name: str, version: str | None):
+    """The loaded model for ``model_name`` and ``version`` (None: the served one)."""
+    state = _state()
+    if model_name != state.settings.model_name:
+        raise VersionNotFound(f"unknown model {model_name!r}; this server serves {state.settings.model_name!r}")
+    if version is not None and not _VERSION.match(version):
+        raise V2Error(f"model version must be a positive integer, got {version!r}")
+    return choose_model(state.registry.snapshot, int(version) if version is not None else None)
+
+
+@v2.get("")
+def server_metadata():
+    return _json({"name": "moonserve", "version": trainer.__version__, "extensions": ["binary_tensor_data"]})
+
+
+@v2.get("/health/live")
+def server_live():
+    return Response(status=200)
+
+
+@v2.get("/health/ready")
+def server_ready():
+    return Response(status=200 if _state().registry.snapshot.served is not None else 503)
+
+
+def _metadata(model_name: str, version: str | None):
+    model = _model(model_name, version)
+    versions = sorted(_state().registry.snapshot.models, reverse=True)
+    return _json({
+        "name": model.name,
+        "versions": [str(v) for v in versions] if version is None else [str(model.version)],
+        "platform": PLATFORM,
+        "inputs": [{"name": INPUT_NAME, "datatype": "FP64", "shape": [-1, 2]}],
+        "outputs": [{"name": "probability", "datatype": "FP64", "shape": [-1, 1]},
+                    {"name": "label", "datatype": "INT64", "shape": [-1, 1]}],
+    })
+
+
+@v2.get("/models/<model_name>")
+def model_metadata(model_name: str):
+    return _metadata(model_name, None)
+
+
+@v2.get("/models/<model_name>/versions/<version>")
+def model_version_metadata(model_name: str, version: str):
+    return _metadata(model_name, version)
+
+
+def _ready(model_name: str, version: str | None):
+    _model(model_name, version)
+    return Response(status=200)
+
+
+@v2.get("/models/<model_name>/ready")
+def model_ready(model_name: str):
+    return _ready(model_name, None)
+
+
+@v2.get("/models/<model_name>/versions/<version>/ready")
+def model_version_ready(model_name: str, version: str):
+    return _ready(model_name, version)
+
+
+@v2.get("/models/<model_name>/config")
+def model_config(model_name: str):
+    """The fields of a Triton model configuration that perf_analyzer reads."""
+    model = _model(model_name, None)
+    return _json({
+        "name": model.name, "platform": PLATFORM, "max_batch_size": _state().settings.max_batch,
+        "input": [{"name": INPUT_NAME, "data_type": "TYPE_FP64", "dims": [2]}],
+        "output": [{"name": "probability", "data_type": "TYPE_FP64", "dims": [1]},
+                   {"name": "label", "data_type": "TYPE_INT64", "dims": [1]}],
+    })
+
+
+def _infer(model_name: str, version: str | None):
+    if request.headers.get("Content-Encoding", "identity") != "identity":
+        raise V2Error("compressed request bodies are not supported; send Content-Encoding: identity")
+    model = _model(model_name, version)
+    request.environ[MODEL_VERSION] = model.version
+    state = _state()
+    try:
+        parsed = parse_infer(request.get_data(cache=False), request.headers.get(HEADER_LENGTH),
+                             state.settings.max_batch)
+    except V2BadRequest as error:
+        raise V2Error(str(error)) from None
+    probabilities, labels = predict(model, parsed.rows)
+    state.metrics.record_predictions(model.version, len(labels), int(labels.sum()))
+    body, headers = build_infer_response(model.name, model.version, parsed, probabilities, labels)
+    response = Response(body, mimetype="application/json" if not headers else "application/octet-stream")
+    response.headers.update(headers)
+    return response
+
+
+@v2.post("/models/<model_name>/infer")
+def infer(model_name: str):
+    return _infer(model_name, None)
+
+
+@v2.post("/models/<model_name>/versions/<version>/infer")
+def infer_version(model_name: str, version: str):
+    return _infer(model_name, version)
+
