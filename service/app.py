@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from service.errors import register_error_handlers
 from service.jsonlog import configure_logging
 from service.metrics import ServiceMetrics
-from service.observability import AccessLog, install_request_hooks
+from service.observability import AccessLog, ObservedRequest, RequestObserver
 from service.openapi import build_openapi
 from service.registry import ModelRegistry
 from service.schemas import make_predict_request
@@ -50,12 +50,13 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
         registry.start_reloading(settings.reload_interval_s)
     predict_request = make_predict_request(settings.max_batch)
     app = Flask("moonserve")
+    app.request_class = ObservedRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["moonserve"] = ServiceState(
         settings, registry, metrics, predict_request, build_openapi(predict_request), time.time())
     register_error_handlers(app)
-    install_request_hooks(app, metrics, AccessLog(enabled=settings.log_level in ("debug", "info")))
     app.register_blueprint(api)
     app.register_blueprint(v2)
+    app.wsgi_app = RequestObserver(app.wsgi_app, metrics, AccessLog(enabled=settings.log_level in ("debug", "info")))
     return app

@@ -1,8 +1,9 @@
 """Per-request bookkeeping: request ids, one JSON log line, and the request metrics.
 
-This runs on every request, so it touches Flask's context-local proxies once and
-keeps its state in the WSGI environ; metric children are looked up once per label
-set, and the access log is written by ``AccessLog``, not the logging module.
+A WSGI middleware around the Flask app, so that every request, answered by a view,
+an error handler or Flask's own routing errors, goes through the same few lines; it
+costs less than three Flask hooks. The endpoint label is the URL rule Flask matched
+(bounded cardinality), which ``ObservedRequest`` notes in the environ.
 """
 
 from __future__ import annotations
@@ -14,14 +15,32 @@ import threading
 import time
 
 import orjson
-from flask import Flask, request
+from flask import Request
+from werkzeug.routing import Rule
 
 from service.metrics import ServiceMetrics
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-STARTED = "moonserve.started"
 REQUEST_ID = "moonserve.request_id"
 MODEL_VERSION = "moonserve.model_version"
+ENDPOINT = "moonserve.endpoint"
+
+
+class ObservedRequest(Request):
+    """Flask's request, noting the URL rule it matched in the WSGI environ, where the
+    observer reads it after Flask has torn the request context down."""
+
+    _rule: Rule | None = None
+
+    @property
+    def url_rule(self) -> Rule | None:
+        return self._rule
+
+    @url_rule.setter
+    def url_rule(self, rule: Rule | None) -> None:
+        self._rule = rule
+        if rule is not None:
+            self.environ[ENDPOINT] = rule.rule
 
 
 def new_request_id() -> str:
@@ -41,54 +60,56 @@ class AccessLog:
         self._lock = threading.Lock()
 
     def write(self, entry: dict) -> None:
-        if not self.enabled:
-            return
         now = time.time()
-        line = orjson.dumps({"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z",
-                             "level": "info", "logger": "moonserve.access", "message": "request", **entry}) + b"\n"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        line = orjson.dumps({"ts": stamp, "level": "info", "logger": "moonserve.access", "message": "request",
+                             **entry}) + b"\n"
         stream = self._stream or sys.stderr.buffer
         with self._lock:
             stream.write(line)
             stream.flush()
 
 
-def install_request_hooks(app: Flask, metrics: ServiceMetrics, access_log: AccessLog) -> None:
-    request_children: dict = {}
-    latency_children: dict = {}
+class RequestObserver:
+    """WSGI middleware: request id in and out, metrics, and the access log line."""
 
-    @app.before_request
-    def _start():
-        environ = request.environ
-        environ[STARTED] = time.perf_counter()
+    def __init__(self, wsgi_app, metrics: ServiceMetrics, access_log: AccessLog):
+        self.wsgi_app, self.metrics, self.access_log = wsgi_app, metrics, access_log
+        self._request_children: dict = {}
+        self._latency_children: dict = {}
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
         offered = environ.get("HTTP_X_REQUEST_ID", "")
-        environ[REQUEST_ID] = offered if _CLIENT_REQUEST_ID.match(offered) else new_request_id()
-        metrics.in_progress.inc()
+        request_id = environ[REQUEST_ID] = offered if _CLIENT_REQUEST_ID.match(offered) else new_request_id()
+        status_seen = []
 
-    @app.after_request
-    def _finish(response):
-        environ = request.environ
-        started = environ.get(STARTED)
-        duration = time.perf_counter() - started if started is not None else 0.0
-        rule = request.url_rule
-        endpoint = rule.rule if rule is not None else "unmatched"
-        method, status = environ["REQUEST_METHOD"], response.status_code
-        request_id = environ.get(REQUEST_ID) or new_request_id()
-        response.headers["X-Request-ID"] = request_id
-        key = (endpoint, method, status)
-        counter = request_children.get(key)
+        def start_with_id(status, headers, exc_info=None):
+            status_seen.append(status)
+            headers.append(("X-Request-ID", request_id))
+            return start_response(status, headers, exc_info)
+
+        self.metrics.in_progress.inc()
+        try:
+            return self.wsgi_app(environ, start_with_id)
+        finally:
+            self.metrics.in_progress.dec()
+            self._record(environ, status_seen[0] if status_seen else "500", time.perf_counter() - started)
+
+    def _record(self, environ, status: str, duration: float) -> None:
+        endpoint = environ.get(ENDPOINT, "unmatched")
+        method, code = environ["REQUEST_METHOD"], status[:3]
+        key = (endpoint, method, code)
+        counter = self._request_children.get(key)
         if counter is None:
-            counter = request_children[key] = metrics.requests.labels(endpoint, method, str(status))
+            counter = self._request_children[key] = self.metrics.requests.labels(endpoint, method, code)
         counter.inc()
-        histogram = latency_children.get(endpoint)
+        histogram = self._latency_children.get(endpoint)
         if histogram is None:
-            histogram = latency_children[endpoint] = metrics.latency.labels(endpoint)
+            histogram = self._latency_children[endpoint] = self.metrics.latency.labels(endpoint)
         histogram.observe(duration)
-        access_log.write({"request_id": request_id, "method": method, "path": environ.get("PATH_INFO", ""),
-                          "status": status, "duration_ms": round(duration * 1000, 3),
-                          "model_version": environ.get(MODEL_VERSION)})
-        return response
-
-    @app.teardown_request
-    def _leave(_error):
-        if request.environ.pop(STARTED, None) is not None:
-            metrics.in_progress.dec()
+        if self.access_log.enabled:
+            self.access_log.write({"request_id": environ[REQUEST_ID], "method": method,
+                                   "path": environ.get("PATH_INFO", ""), "status": int(code),
+                                   "duration_ms": round(duration * 1000, 3),
+                                   "model_version": environ.get(MODEL_VERSION)})

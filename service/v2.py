@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, request
 
 import trainer
 from service.errors import V2Error, VersionNotFound
+from service.http_body import read_body
 from service.inference import choose_model, predict
 from service.observability import MODEL_VERSION
 from service.v2_codec import HEADER_LENGTH, INPUT_NAME, V2BadRequest, build_infer_response, parse_infer
@@ -112,7 +113,7 @@ def _infer(model_name: str, version: str | None):
     request.environ[MODEL_VERSION] = model.version
     state = _state()
     try:
-        parsed = parse_infer(request.get_data(cache=False), request.headers.get(HEADER_LENGTH),
+        parsed = parse_infer(read_body(state.settings.max_body_bytes), request.headers.get(HEADER_LENGTH),
                              state.settings.max_batch)
     except V2BadRequest as error:
         raise V2Error(str(error)) from None

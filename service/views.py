@@ -11,6 +11,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request, send_file
 from pydantic import ValidationError
 
+from service.http_body import content_type, read_body
 from service.errors import MalformedJson, NoModel, UnsupportedMediaType, ValidationFailed, VersionNotFound
 from service.inference import choose_model, predict, prediction_body
 from service.observability import MODEL_VERSION
@@ -28,10 +29,11 @@ def _state():
     return current_app.extensions["moonserve"]
 
 
-def _parse_json_body():
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType(f"Content-Type must be application/json, got {request.mimetype or 'none'!r}")
-    body = request.get_data(cache=False)
+def _parse_json_body(max_bytes: int):
+    media_type = content_type()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'!r}")
+    body = read_body(max_bytes)
     if not body.strip():
         raise MalformedJson("the request body is empty")
     try:
@@ -74,7 +76,7 @@ def predict_view():
     state = _state()
     query_version = _query_version()
     try:
-        payload = state.predict_request.model_validate(_parse_json_body())
+        payload = state.predict_request.model_validate(_parse_json_body(state.settings.max_body_bytes))
     except ValidationError as error:
         raise ValidationFailed("the request body does not match the schema", _details(error, ("body",))) from None
     if query_version is not None and payload.version is not None and query_version != payload.version:
