@@ -5,6 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trainer.artifacts import write_model
+from trainer.config import TrainConfig
+from trainer.training import train
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "moon_data.csv"
 SHIPPED_DATA = PROJECT_ROOT / "data" / "moon_data.csv"
@@ -30,3 +34,23 @@ def shipped_data():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+METADATA = {"created_at": "2026-01-01T00:00:00+00:00", "activation": "sigmoid", "loss": "half_squared_error"}
+
+
+@pytest.fixture(scope="session")
+def trained_layers(shipped_data):
+    """Layers of a small real network trained on the shipped data (fast: 800 steps)."""
+    return train(shipped_data.x, shipped_data.y, TrainConfig(iterations=800)).layers
+
+
+def write_version(models_dir, layers, name="moons") -> int:
+    return write_model(models_dir, name, layers, METADATA)[1]
+
+
+@pytest.fixture
+def models_dir(tmp_path, trained_layers):
+    folder = tmp_path / "models"
+    write_version(folder, trained_layers)
+    return folder

@@ -7,29 +7,7 @@ import pytest
 
 from service.app import create_app
 from service.settings import Settings
-from trainer.artifacts import write_model
-from trainer.config import TrainConfig
-from trainer.training import train
-
-METADATA = {"created_at": "2026-01-01T00:00:00+00:00", "activation": "sigmoid", "loss": "half_squared_error"}
-
-
-@pytest.fixture(scope="session")
-def trained_layers(shipped_data):
-    """Layers of a small real network trained on the shipped data (fast: 800 steps)."""
-    return train(shipped_data.x, shipped_data.y, TrainConfig(iterations=800)).layers
-
-
-def write_version(models_dir, layers, name="moons") -> int:
-    return write_model(models_dir, name, layers, METADATA)[1]
-
-
-@pytest.fixture
-def models_dir(tmp_path, trained_layers):
-    folder = tmp_path / "models"
-    write_version(folder, trained_layers)
-    return folder
-
+from tests.conftest import write_version  # noqa: F401  (the service tests import it from here)
 
 @pytest.fixture
 def make_app(models_dir):
