@@ -6,6 +6,11 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install --quiet -e '.[test]' 2>&1 | grep -vE "is ignored|^\s*$" || true
-.venv/bin/python -c "import trainer, flask, gunicorn, numpy, pydantic_settings, prometheus_client, orjson"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[test]'; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: pip install failed (output above)" >&2
+  exit 1
+fi
+.venv/bin/python -c "import trainer, service, flask, gunicorn, numpy, pydantic_settings, prometheus_client, orjson"
