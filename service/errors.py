@@ -37,6 +37,10 @@ class ValidationFailed(ApiError):
     status, code = 422, "validation_error"
 
 
+class BodyTimeout(ApiError):
+    status, code = 408, "body_timeout"
+
+
 class VersionNotFound(ApiError):
     status, code = 404, "version_not_found"
 

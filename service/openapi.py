@@ -32,6 +32,7 @@ def build_openapi(predict_request: type[BaseModel]) -> bytes:
         "/predict": {"post": {
             "summary": "Predict the label and P(label = 1) of each row",
             "parameters": [{"name": "version", "in": "query", "required": False,
+                            "description": "A loaded model version; takes precedence over body.version.",
                             "schema": {"type": "integer", "minimum": 1}}],
             "requestBody": {"required": True, **_content(predict_request.__name__)},
             "responses": {"200": {"description": "one prediction per row, in order", **_content("PredictResponse")},

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     """Most rows one prediction request may carry."""
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     """Request bodies over this many bytes are refused with 413 before parsing."""
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Seconds a request body may take to arrive; a slower client gets 408."""
     reload_interval_s: float = Field(default=5.0, ge=0, le=3600)
     """Seconds between each worker's look at MODELS_DIR for new versions; 0 turns it off."""
     host: str = "0.0.0.0"

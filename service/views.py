@@ -29,11 +29,11 @@ def _state():
     return current_app.extensions["moonserve"]
 
 
-def _parse_json_body(max_bytes: int):
+def _parse_json_body(settings):
     media_type = content_type()
     if media_type != "application/json":
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'!r}")
-    body = read_body(max_bytes)
+    body = read_body(settings.max_body_bytes, settings.body_timeout_s)
     if not body.strip():
         raise MalformedJson("the request body is empty")
     try:
@@ -76,14 +76,10 @@ def predict_view():
     state = _state()
     query_version = _query_version()
     try:
-        payload = state.predict_request.model_validate(_parse_json_body(state.settings.max_body_bytes))
+        payload = state.predict_request.model_validate(_parse_json_body(state.settings))
     except ValidationError as error:
         raise ValidationFailed("the request body does not match the schema", _details(error, ("body",))) from None
-    if query_version is not None and payload.version is not None and query_version != payload.version:
-        raise ValidationFailed("version differs between query and body", [
-            {"loc": "query.version", "msg": f"{query_version} differs from body.version {payload.version}",
-             "type": "value_error"}])
-    model = choose_model(state.registry.snapshot, query_version or payload.version)
+    model = choose_model(state.registry.snapshot, query_version or payload.version)  # the query wins
     request.environ[MODEL_VERSION] = model.version
     probabilities, labels = predict(model, payload.instances)
     state.metrics.record_predictions(model.version, len(labels), int(labels.sum()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -138,7 +139,10 @@ def read_model(path: str | Path) -> ModelArtifact:
     """Load and validate one model file, without pickle; ``ArtifactError`` if unusable."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a FIFO would block the reader for good
+            raise ArtifactError(f"{path.name}: not a regular file")
+        size = status.st_size
         if size > MAX_FILE_BYTES:
             raise ArtifactError(f"{path.name}: {size} bytes is over the {MAX_FILE_BYTES} limit")
         with open(path, "rb") as stream:  # ours to close, even when np.load fails half-way

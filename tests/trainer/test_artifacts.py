@@ -145,3 +145,40 @@ def test_oversized_file_is_refused_before_loading(tmp_path, monkeypatch):
     monkeypatch.setattr(artifacts, "MAX_FILE_BYTES", 100)
     with pytest.raises(ArtifactError, match="over the 100 limit"):
         read_model(path)
+
+
+_SLOW_WRITER = """
+import sys, time
+import numpy as np
+from trainer import artifacts
+from trainer.network import init_layers
+
+def stalled_savez(stream, **arrays):
+    stream.write(b"PK\\x03\\x04" + b"half a model" * 100)
+    stream.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+
+np.savez = stalled_savez
+artifacts.write_model(sys.argv[1], "moons", init_layers([2, 3, 1], np.random.RandomState(3)),
+                      {"created_at": "x", "activation": "sigmoid"})
+"""
+
+
+def test_a_trainer_killed_mid_write_leaves_no_version(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    writer = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=10)
+    finally:
+        writer.kill()
+        writer.stdout.close()
+    leftovers = os.listdir(tmp_path / "moons")
+    assert list_versions(tmp_path, "moons") == []
+    assert len(leftovers) == 1 and leftovers[0].startswith(".writing-")  # ignored by every reader
+    assert write_model(tmp_path, "moons", _layers(), METADATA)[1] == 1

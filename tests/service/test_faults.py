@@ -1,0 +1,126 @@
+"""Faults while serving, against a real gunicorn: a killed worker, bad model files,
+SIGTERM under load. Bounded in time; traffic only to 127.0.0.1."""
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import requests
+
+from tests.conftest import write_version
+from tests.service.gunicorn_server import running_service, wait_until
+from tests.service.test_gunicorn import metric, scrape
+from trainer.artifacts import encode
+
+
+class Load:
+    """Client threads sending one-row predictions, a new connection each, until stopped."""
+
+    def __init__(self, url: str, threads: int = 4):
+        self.url, self.stop, self.results = url, threading.Event(), []
+        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self):
+        while not self.stop.is_set():
+            sent = time.monotonic()
+            try:
+                response = requests.post(self.url + "/predict", json={"instances": [[0.5, -0.4]]}, timeout=10)
+                self.results.append((sent, response.status_code, response.json()["model"]["version"]))
+            except (requests.RequestException, ValueError, KeyError) as error:
+                self.results.append((sent, type(error).__name__, None))
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def failures(self):
+        return [r for r in self.results if r[1] != 200]
+
+
+def test_a_worker_killed_under_load_is_replaced_and_counters_stay_right(tmp_path, models_dir):
+    with running_service(tmp_path, models_dir, reload_interval_s=0) as server:
+        with Load(server.url, threads=4) as load:
+            time.sleep(1.0)
+            victim = server.worker_pids()[0]
+            os.kill(victim, signal.SIGKILL)
+            killed_at = time.monotonic()
+            assert wait_until(lambda: victim not in server.worker_pids() and len(server.worker_pids()) == 2, 20)
+            time.sleep(1.5)
+        succeeded = sum(1 for r in load.results if r[1] == 200)
+        assert len(load.failures()) <= 4, load.failures()  # at most the requests in flight on the victim
+        assert any(r[0] > killed_at + 0.5 and r[1] == 200 for r in load.results)
+        counted = metric(scrape(server), "moonserve_requests_total", endpoint="/predict", method="POST", status="200")
+        assert succeeded <= counted <= succeeded + len(load.failures())
+
+
+def _bad_files(folder, trained_layers):
+    """Each bad kind of file, as the next version number; returns the names."""
+    arrays = encode(trained_layers, {"name": "moons", "version": 0, "format_version": 1, "created_at": "x",
+                                     "layer_sizes": [2, 3, 1], "activation": "sigmoid"})
+
+    def save(version, changes):
+        path = folder / f"{version}.npz"
+        metadata = str(arrays["metadata"]).replace('"version": 0', f'"version": {version}')
+        with open(path, "wb") as stream:
+            np.savez(stream, **{**arrays, "metadata": np.array(metadata), **changes})
+        return path
+
+    truncated = save(2, {})
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    (folder / "3.npz").write_bytes(os.urandom(2048))
+    save(4, {"w1": np.array([object(), None], dtype=object)})
+    save(5, {"w2": np.zeros((4, 1))})
+    save(6, {"b1": np.full((1, 3), np.nan)})
+    os.mkfifo(folder / "7.npz")
+    (folder / "8.npz").mkdir()
+    return ["2.npz", "3.npz", "4.npz", "5.npz", "6.npz", "7.npz", "8.npz"]
+
+
+def test_bad_model_files_are_refused_while_serving_goes_on(tmp_path, models_dir, trained_layers):
+    with running_service(tmp_path, models_dir, reload_interval_s=0.5) as server:
+        with Load(server.url, threads=2) as load:
+            time.sleep(0.3)
+            names = _bad_files(models_dir / "moons", trained_layers)
+            time.sleep(1.5)
+            assert all(r[2] == 1 for r in load.results if r[1] == 200)
+            written_at = time.monotonic()
+            write_version(models_dir, trained_layers)  # version 9: valid
+            assert wait_until(lambda: load.results and load.results[-1][2] == 9, 5)
+            os.unlink(models_dir / "moons" / "9.npz")  # a version file that disappears
+            time.sleep(1.5)
+        assert load.failures() == []
+        versions = [version for sent, _, version in load.results]
+        assert set(versions) <= {1, 9}
+        assert all(v == 1 for sent, _, v in load.results[-5:])  # back on the newest valid file
+        assert all(v == 1 for sent, _, v in load.results if sent < written_at)
+        samples = scrape(server)
+        assert metric(samples, "moonserve_model_loads_total", result="failure") == 2 * len(names)
+        log = server.log()
+        assert all(f"{name}: " in log for name in names), log[-3000:]
+
+
+def test_sigterm_lets_requests_in_flight_finish(tmp_path, models_dir):
+    rows = np.random.default_rng(0).normal(size=(150_000, 2)).round(5).tolist()
+    with running_service(tmp_path, models_dir, reload_interval_s=0, max_batch=200_000,
+                         max_body_bytes=50_000_000, graceful_timeout_s=20) as server:
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(requests.post, server.url + "/predict", json={"instances": rows}, timeout=60)
+                       for _ in range(4)]
+            time.sleep(0.3)
+            assert not all(f.done() for f in futures), "the requests finished before SIGTERM; make them bigger"
+            server.process.send_signal(signal.SIGTERM)
+            statuses = [f.result().status_code for f in futures]
+        assert statuses == [200] * 4
+        assert server.process.wait(timeout=30) == 0
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.url + "/health/live", timeout=2)
