@@ -5,7 +5,8 @@ import pytest
 
 from trainer.config import TrainConfig
 from trainer.network import ACTIVATIONS, LOSSES, backward, forward, init_layers, predict_proba, total_loss
-from trainer.training import FlatLayers, Stepper
+from trainer.step_plan import FlatLayers
+from trainer.training import GradientStep
 
 
 def _problem(rng, sizes):
@@ -56,7 +57,7 @@ def test_training_step_computes_the_same_gradients(activation, loss, hidden, rng
     x, y, layers = _problem(rng, sizes)
     config = TrainConfig(hidden=hidden, activation=activation, loss=loss, l2=0.1)
     flat = FlatLayers(layers)
-    probabilities = Stepper(flat, config).gradients(x, y)
+    probabilities = GradientStep(flat, config, x.shape[1]).gradients(x, y)
     expected = backward(layers, x, y, forward(layers, x, activation), activation, loss, 0.1)
     np.testing.assert_allclose(probabilities, forward(layers, x, activation)[-1], rtol=1e-12)
     for (dw, db), (ew, eb) in zip(flat.gradient_layers, expected):
