@@ -31,7 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.service.gunicorn_server import free_port, wait_until  # noqa: E402
+from tests.service.gunicorn_server import free_port, stop_process, wait_until  # noqa: E402
 from trainer.artifacts import write_model  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
@@ -63,8 +63,7 @@ def gunicorn(app: str, workdir: Path, label: str, env_extra: dict):
             raise RuntimeError(f"{label} did not start: {(workdir / f'{label}.log').read_text()[-2000:]}")
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
         log.close()
 
 

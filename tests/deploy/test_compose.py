@@ -11,16 +11,14 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 import uuid
 
 import pytest
 import requests
 
-from tests.service.gunicorn_server import PROJECT_ROOT, free_port, wait_until
+from tests.service.gunicorn_server import PROJECT_ROOT, free_port, stop_process, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
 IMAGE = "moonserve:latest"
@@ -59,11 +57,7 @@ def docker_env():
             pytest.skip(f"dockerd did not start: {open(f'{root}/dockerd.log').read()[-1500:]}")
         yield env
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        stop_process(daemon, timeout=60)
         log.close()
         subprocess.run(["umount", "-R", f"{root}/data"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
@@ -175,7 +169,7 @@ def test_compose_stack_trains_serves_reloads_and_scales(docker_env, image):
         newest, _ = stack.model_probabilities(ROWS)
         assert newest >= 2
         for replica in urls:
-            assert wait_until(lambda: _predict(replica)["model"]["version"] == newest, timeout=10, interval=0.25)
+            assert wait_until(lambda url=replica: _predict(url)["model"]["version"] == newest, timeout=10, interval=0.25)
     finally:
         stack.compose("down", "-v", "--remove-orphans", timeout=300, check=False)
     leftovers = _run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.project}"],

@@ -12,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from tests.service.gunicorn_server import PROJECT_ROOT, free_port, running_service, wait_until
+from tests.service.gunicorn_server import PROJECT_ROOT, free_port, running_service, stop_process, wait_until
 
 DEPLOY = PROJECT_ROOT / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "moonserve.json"
@@ -87,8 +87,7 @@ def prometheus(prometheus_tools, service, tmp_path):
         assert wait_until(scraped, timeout=30), (tmp_path / "prometheus.log").read_text()[-3000:]
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
         log.close()
 
 
