@@ -14,6 +14,7 @@ import yaml
 
 from tests.service.gunicorn_server import PROJECT_ROOT, free_port, running_service, stop_process, wait_until
 
+pytestmark = pytest.mark.timeout(900)  # the first test may apt-get install prometheus
 DEPLOY = PROJECT_ROOT / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "moonserve.json"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
