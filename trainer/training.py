@@ -98,7 +98,7 @@ def train(
     batches = _batches(len(x), config.batch_size, np.random.default_rng(config.seed))
     first = next(batches)
     full_batch = stepper.prepare(x, y) if first is None else None
-    values, gradients, learning_rate = flat.values, flat.gradients, config.learning_rate
+    values, gradients, learning_rate, log_every = flat.values, flat.gradients, config.learning_rate, config.log_every
     history = []
     with np.errstate(over="ignore"):
         for iteration in range(config.iterations):
@@ -108,7 +108,7 @@ def train(
                 step = stepper.prepare(x, y, first if iteration == 0 else next(batches))
             for call in step:
                 call()
-            if iteration % config.log_every == 0:
+            if iteration % log_every == 0:
                 probabilities = stepper.probabilities(len(x)) if full_batch is not None else None
                 record = _log_record(iteration, flat, config, x, y, probabilities, validation)
                 history.append(record)
