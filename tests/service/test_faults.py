@@ -63,13 +63,15 @@ def test_a_worker_killed_under_load_is_replaced_and_counters_stay_right(tmp_path
         assert succeeded <= counted <= succeeded + len(load.failures())
 
 
-def _bad_files(folder, trained_layers):
-    """Each bad kind of file, as the next version number; returns the names."""
+def _bad_files(folder, staging, trained_layers):
+    """Each bad kind of file, as the next version number, each made in ``staging``
+    and renamed into ``folder`` whole; returns the names."""
     arrays = encode(trained_layers, {"name": "moons", "version": 0, "format_version": 1, "created_at": "x",
                                      "layer_sizes": [2, 3, 1], "activation": "sigmoid"})
+    staging.mkdir()
 
     def save(version, changes):
-        path = folder / f"{version}.npz"
+        path = staging / f"{version}.npz"
         metadata = str(arrays["metadata"]).replace('"version": 0', f'"version": {version}')
         with open(path, "wb") as stream:
             np.savez(stream, **{**arrays, "metadata": np.array(metadata), **changes})
@@ -77,20 +79,23 @@ def _bad_files(folder, trained_layers):
 
     truncated = save(2, {})
     truncated.write_bytes(truncated.read_bytes()[:300])
-    (folder / "3.npz").write_bytes(os.urandom(2048))
+    (staging / "3.npz").write_bytes(os.urandom(2048))
     save(4, {"w1": np.array([object(), None], dtype=object)})
     save(5, {"w2": np.zeros((4, 1))})
     save(6, {"b1": np.full((1, 3), np.nan)})
-    os.mkfifo(folder / "7.npz")
-    (folder / "8.npz").mkdir()
-    return ["2.npz", "3.npz", "4.npz", "5.npz", "6.npz", "7.npz", "8.npz"]
+    os.mkfifo(staging / "7.npz")
+    (staging / "8.npz").mkdir()
+    names = [f"{version}.npz" for version in range(2, 9)]
+    for name in names:
+        os.rename(staging / name, folder / name)
+    return names
 
 
 def test_bad_model_files_are_refused_while_serving_goes_on(tmp_path, models_dir, trained_layers):
     with running_service(tmp_path, models_dir, reload_interval_s=0.5) as server:
         with Load(server.url, threads=2) as load:
             time.sleep(0.3)
-            names = _bad_files(models_dir / "moons", trained_layers)
+            names = _bad_files(models_dir / "moons", tmp_path / "staging", trained_layers)
             time.sleep(1.5)
             assert all(r[2] == 1 for r in load.results if r[1] == 200)
             written_at = time.monotonic()
@@ -116,8 +121,9 @@ def test_sigterm_lets_requests_in_flight_finish(tmp_path, models_dir):
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(requests.post, server.url + "/predict", json={"instances": rows}, timeout=60)
                        for _ in range(4)]
-            time.sleep(0.3)
-            assert not all(f.done() for f in futures), "the requests finished before SIGTERM; make them bigger"
+            # SIGTERM once at least two predictions are being handled (the scrape is one more)
+            busy = wait_until(lambda: metric(scrape(server), "moonserve_requests_in_progress") >= 3, 20, 0.01)
+            assert busy and not all(f.done() for f in futures), "no requests were in flight to test with"
             server.process.send_signal(signal.SIGTERM)
             statuses = [f.result().status_code for f in futures]
         assert statuses == [200] * 4
