@@ -23,9 +23,9 @@ from service.errors import BodyTimeout, MalformedJson
 _CHUNK = 256 * 1024
 
 
-def content_type() -> str:
+def content_type(environ: dict) -> str:
     """The request's media type, lower case, without parameters ("" if none)."""
-    return request.environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+    return environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
 
 
 def _stop_reading(client: socket.socket | None) -> None:
@@ -81,10 +81,10 @@ class _Watchdog:
 _watchdog = _Watchdog()
 
 
-def read_body(max_bytes: int, timeout_s: float) -> bytes:
-    """The body; 413 when it is (or announces being) over ``max_bytes``, 408 when it
-    has not all arrived within ``timeout_s``, 400 when it ends early."""
-    environ = request.environ
+def read_body(environ: dict, max_bytes: int, timeout_s: float) -> bytes:
+    """The body of the request whose WSGI ``environ`` this is; 413 when it is (or
+    announces being) over ``max_bytes``, 408 when it has not all arrived within
+    ``timeout_s``, 400 when it ends early."""
     client = environ.get("gunicorn.socket")
     length = environ.get("CONTENT_LENGTH", "")
     expected = int(length) if length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ else None

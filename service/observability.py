@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-import threading
 import time
 
 import orjson
@@ -51,23 +49,27 @@ class AccessLog:
     """One JSON object per request on stderr, in the same shape as ``jsonlog``'s lines.
 
     The logging module costs more per record than the rest of a one-row prediction;
-    this writes the line in one call under a lock, so lines never interleave.
+    this formats the line with orjson (the timestamp's seconds part made once a
+    second) and hands it to the kernel in one unbuffered write, which keeps lines
+    under 4 KiB (paths are cut at 1 KiB) whole, so lines from threads never mix.
     """
 
-    def __init__(self, enabled: bool, stream=None):
+    def __init__(self, enabled: bool, fd: int = 2):
         self.enabled = enabled
-        self._stream = stream
-        self._lock = threading.Lock()
+        self._fd = fd
+        self._second = -1
+        self._stamp = ""
 
     def write(self, entry: dict) -> None:
         now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-        line = orjson.dumps({"ts": stamp, "level": "info", "logger": "moonserve.access", "message": "request",
-                             **entry}) + b"\n"
-        stream = self._stream or sys.stderr.buffer
-        with self._lock:
-            stream.write(line)
-            stream.flush()
+        second = int(now)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        line = orjson.dumps({"ts": f"{self._stamp}.{int((now - second) * 1000):03d}Z", "level": "info",
+                             "logger": "moonserve.access", "message": "request", **entry}) + b"\n"
+        while line:
+            line = line[os.write(self._fd, line):]
 
 
 class RequestObserver:
@@ -110,6 +112,6 @@ class RequestObserver:
         histogram.observe(duration)
         if self.access_log.enabled:
             self.access_log.write({"request_id": environ[REQUEST_ID], "method": method,
-                                   "path": environ.get("PATH_INFO", ""), "status": int(code),
+                                   "path": environ.get("PATH_INFO", "")[:1024], "status": int(code),
                                    "duration_ms": round(duration * 1000, 3),
                                    "model_version": environ.get(MODEL_VERSION)})

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from trainer.artifacts import ArtifactError, list_versions, read_model, version_path
-from trainer.network import Layer, predict_proba
+from trainer.network import Layer, compile_predict
 
 log = logging.getLogger("moonserve.registry")
 
@@ -34,10 +34,14 @@ class LoadedModel:
     activation: str
     metadata: dict
     loaded_at: float
+    _predict: object = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_predict", compile_predict(self.layers, self.activation))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(label = 1) for each row of ``x`` (n, 2), shape (n,)."""
-        return predict_proba(self.layers, x, self.activation)
+        return self._predict(x)
 
 
 @dataclass(frozen=True)

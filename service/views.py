@@ -29,11 +29,11 @@ def _state():
     return current_app.extensions["moonserve"]
 
 
-def _parse_json_body(settings):
-    media_type = content_type()
+def _parse_json_body(environ: dict, settings):
+    media_type = content_type(environ)
     if media_type != "application/json":
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type or 'none'!r}")
-    body = read_body(settings.max_body_bytes, settings.body_timeout_s)
+    body = read_body(environ, settings.max_body_bytes, settings.body_timeout_s)
     if not body.strip():
         raise MalformedJson("the request body is empty")
     try:
@@ -59,8 +59,8 @@ def _details(error: ValidationError, prefix: tuple = ()) -> list[dict]:
     ]
 
 
-def _query_version() -> int | None:
-    if not request.environ.get("QUERY_STRING"):
+def _query_version(environ: dict) -> int | None:
+    if not environ.get("QUERY_STRING"):
         return None
     text = request.args.get("version")
     if text is None:
@@ -73,14 +73,14 @@ def _query_version() -> int | None:
 
 @api.post("/predict")
 def predict_view():
-    state = _state()
-    query_version = _query_version()
+    state, environ = _state(), request.environ  # each proxy lookup costs a microsecond: once
+    query_version = _query_version(environ)
     try:
-        payload = state.predict_request.model_validate(_parse_json_body(state.settings))
+        payload = state.predict_request.model_validate(_parse_json_body(environ, state.settings))
     except ValidationError as error:
         raise ValidationFailed("the request body does not match the schema", _details(error, ("body",))) from None
     model = choose_model(state.registry.snapshot, query_version or payload.version)  # the query wins
-    request.environ[MODEL_VERSION] = model.version
+    environ[MODEL_VERSION] = model.version
     probabilities, labels = predict(model, payload.instances)
     state.metrics.record_predictions(model.version, len(labels), int(labels.sum()))
     return Response(prediction_body(model, probabilities, labels), mimetype="application/json")

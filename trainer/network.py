@@ -147,6 +147,29 @@ def forward(layers: list[Layer], x: np.ndarray, activation: str) -> list[np.ndar
     return outputs
 
 
+def compile_predict(layers: list[Layer], activation: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict_proba`` for fixed layers, a little faster per call: sigmoid layers
+    keep negated copies of their weights, so ``x @ -W + -b`` gives ``-z`` exactly and
+    the sigmoid starts from it. Same results to the bit."""
+    steps = []
+    for index, (weights, bias) in enumerate(layers):
+        kind = ACTIVATIONS["sigmoid"] if index == len(layers) - 1 else ACTIVATIONS[activation]
+        if kind.apply_to_negated is not None:
+            steps.append((-weights, -bias, kind.apply_to_negated))
+        else:
+            steps.append((weights, bias, kind.apply))
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            for weights, bias, apply in steps:
+                x = x @ weights
+                x += bias
+                apply(x)
+        return x[:, 0]
+
+    return predict
+
+
 def predict_proba(layers: list[Layer], x: np.ndarray, activation: str) -> np.ndarray:
     """P(label = 1) for each row of ``x`` (n, 2), shape (n,)."""
     return forward(layers, x, activation)[-1][:, 0]

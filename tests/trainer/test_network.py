@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from trainer.config import TrainConfig
-from trainer.network import ACTIVATIONS, LOSSES, backward, forward, init_layers, predict_proba, total_loss
+from trainer.network import (
+    ACTIVATIONS, LOSSES, backward, compile_predict, forward, init_layers, predict_proba, total_loss,
+)
 from trainer.step_plan import FlatLayers
 from trainer.training import GradientStep
 
@@ -63,6 +65,13 @@ def test_training_step_computes_the_same_gradients(activation, loss, hidden, rng
     for (dw, db), (ew, eb) in zip(flat.gradient_layers, expected):
         np.testing.assert_allclose(dw, ew, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(db, eb, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_compiled_predict_equals_predict_proba_to_the_bit(activation, rng):
+    layers = init_layers([2, 5, 4, 1], np.random.RandomState(2))
+    x = rng.normal(size=(50, 2)) * 30
+    assert np.array_equal(compile_predict(layers, activation)(x), predict_proba(layers, x, activation))
 
 
 def test_predict_proba_is_a_probability_per_row(rng):
