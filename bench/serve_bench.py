@@ -129,7 +129,9 @@ def main(argv=None) -> int:
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="moonserve-bench-"))
     make_models(workdir / "models")
-    common = {"WORKERS": "2", "WORKER_CONNECTIONS": str(max(1, args.connections // 2)), "MODELS_DIR": str(workdir / "models"), "RELOAD_INTERVAL_S": "5"}
+    # worker_connections at half the clients, so keep-alive clients spread over both workers
+    common = {"WORKERS": "2", "WORKER_CONNECTIONS": str(max(1, args.connections // 2)),
+              "MODELS_DIR": str(workdir / "models"), "RELOAD_INTERVAL_S": "5"}
     targets = [("bare WSGI", "floors:bare"), ("Flask fixed", "floors:flask_fixed"), ("service", "service.wsgi:app")]
     results = {label: [] for label, _ in targets}
     with ExitStack() as stack:

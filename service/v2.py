@@ -113,8 +113,8 @@ def _infer(model_name: str, version: str | None):
     request.environ[MODEL_VERSION] = model.version
     state = _state()
     try:
-        parsed = parse_infer(read_body(request.environ, state.settings.max_body_bytes, state.settings.body_timeout_s), request.headers.get(HEADER_LENGTH),
-                             state.settings.max_batch)
+        request_body = read_body(request.environ, state.settings.max_body_bytes, state.settings.body_timeout_s)
+        parsed = parse_infer(request_body, request.headers.get(HEADER_LENGTH), state.settings.max_batch)
     except V2BadRequest as error:
         raise V2Error(str(error)) from None
     probabilities, labels = predict(model, parsed.rows)

@@ -14,7 +14,9 @@ from datetime import datetime, timezone
 import numpy as np
 
 import trainer
-from trainer.artifacts import ArtifactError, check_name, list_versions, read_model, version_path, write_file_atomically, write_model
+from trainer.artifacts import (
+    ArtifactError, check_name, list_versions, read_model, version_path, write_file_atomically, write_model,
+)
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import DataError, load_dataset, stratified_split
 from trainer.training import train
@@ -144,8 +146,8 @@ def run_list(args) -> int:
         train_metrics, held_out = metrics.get("train", {}), metrics.get("validation", {})
         layers = "-".join(str(size) for size in metadata["layer_sizes"])
         val = f"{held_out['accuracy']:.4f}" if "accuracy" in held_out else "-"
-        print(f"{version:>7}  {metadata['created_at']:25}  {layers:12}  {train_metrics.get('accuracy', float('nan')):8.4f}"
-              f"  {train_metrics.get('deviation', float('nan')):9.4f}  {val:>7}")
+        accuracy, deviation = (train_metrics.get(key, float("nan")) for key in ("accuracy", "deviation"))
+        print(f"{version:>7}  {metadata['created_at']:25}  {layers:12}  {accuracy:8.4f}  {deviation:9.4f}  {val:>7}")
     return 0
 
 
