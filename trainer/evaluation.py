@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_EPSILON = 1e-12
+from trainer.network import LOSSES
 
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -19,8 +19,7 @@ def mean_absolute_deviation(probabilities: np.ndarray, labels: np.ndarray) -> fl
 
 def log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """Mean binary cross-entropy, with probabilities clipped away from 0 and 1."""
-    p = np.clip(probabilities, _EPSILON, 1.0 - _EPSILON)
-    return float(-np.mean(labels * np.log(p) + (1.0 - labels) * np.log(1.0 - p)))
+    return LOSSES["cross_entropy"].total(probabilities, labels) / len(labels)
 
 
 def evaluate(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
