@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,7 @@ def write_model(models_dir: str | Path, name: str, layers: list[Layer], metadata
     """
     folder = model_folder(models_dir, name)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder, time.time())
     while True:
         version = max(list_versions(models_dir, name), default=0) + 1
         full = dict(metadata, name=name, version=version, format_version=FORMAT_VERSION,
@@ -196,6 +198,24 @@ def write_model(models_dir: str | Path, name: str, layers: list[Layer], metadata
             os.unlink(temporary)
         _sync_folder(folder)
         return folder / f"{version}.npz", version
+
+
+STALE_TEMPORARY_S = 3600
+
+
+def remove_stale_temporaries(folder: Path, now: float) -> list[str]:
+    """Delete ``.writing-*`` files older than an hour: what a writer killed mid-write
+    left. Nothing reads them; a live writer's file is seconds old."""
+    removed = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith(".writing-") and entry.is_file(follow_symlinks=False):
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMPORARY_S:
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+            except FileNotFoundError:
+                continue
+    return removed
 
 
 def _write_temporary(folder: Path, arrays: dict[str, np.ndarray]) -> Path:

@@ -182,3 +182,8 @@ def test_a_trainer_killed_mid_write_leaves_no_version(tmp_path):
     assert list_versions(tmp_path, "moons") == []
     assert len(leftovers) == 1 and leftovers[0].startswith(".writing-")  # ignored by every reader
     assert write_model(tmp_path, "moons", _layers(), METADATA)[1] == 1
+    assert leftovers[0] in os.listdir(tmp_path / "moons")  # young: it could be a live writer's
+    stale = tmp_path / "moons" / leftovers[0]
+    os.utime(stale, (stale.stat().st_atime - 7200, stale.stat().st_mtime - 7200))
+    assert write_model(tmp_path, "moons", _layers(), METADATA)[1] == 2
+    assert sorted(os.listdir(tmp_path / "moons")) == ["1.npz", "2.npz"]
