@@ -88,6 +88,7 @@ class ModelRegistry:
         self._on_load = on_load or (lambda version, error: None)
         self._on_serve = on_serve or (lambda previous, model: None)
         self._seen: dict[int, tuple[tuple, LoadedModel | str]] = {}
+        self._disk_metadata: dict[int, tuple[tuple, tuple[dict | None, str | None]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.snapshot = Snapshot()
@@ -108,8 +109,26 @@ class ModelRegistry:
                 elif outcome is not None:
                     refused[version] = outcome
             self._seen = {v: seen for v, seen in self._seen.items() if v in visited}
+            self._disk_metadata = {v: meta for v, meta in self._disk_metadata.items() if v in on_disk}
             self.snapshot = self._publish(models, refused, on_disk)
             return self.snapshot
+
+    def metadata_on_disk(self, version: int) -> tuple[dict | None, str | None]:
+        """``(metadata, None)`` of a version file that is not loaded, or ``(None, reason)``;
+        each file is read once per size, mtime and inode."""
+        path = version_path(self.models_dir, self.name, version)
+        signature = _signature(path)
+        if signature is None:
+            return None, f"{path.name}: no such file"
+        cached = self._disk_metadata.get(version)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        try:
+            result = (read_model(path).metadata, None)
+        except ArtifactError as error:
+            result = (None, str(error))
+        self._disk_metadata[version] = (signature, result)
+        return result
 
     def _load(self, version: int) -> LoadedModel | str | None:
         path = version_path(self.models_dir, self.name, version)

@@ -15,7 +15,7 @@ from service.http_body import content_type, read_body
 from service.errors import MalformedJson, NoModel, UnsupportedMediaType, ValidationFailed, VersionNotFound
 from service.inference import choose_model, predict, prediction_body
 from service.observability import MODEL_VERSION
-from trainer.artifacts import ArtifactError, read_model, version_path
+from trainer.artifacts import version_path
 
 api = Blueprint("api", __name__)
 _VERSION = re.compile(r"^[1-9][0-9]{0,17}$")
@@ -106,7 +106,7 @@ def live():
     return _json({"status": "alive"})
 
 
-def _version_entry(version: int, with_disk_metadata: bool) -> dict:
+def _version_entry(version: int) -> dict:
     state = _state()
     snapshot = state.registry.snapshot
     loaded = snapshot.models.get(version)
@@ -119,12 +119,7 @@ def _version_entry(version: int, with_disk_metadata: bool) -> dict:
         entry["status"] = "refused"
     else:
         entry["status"] = "on_disk"
-        if with_disk_metadata:
-            try:
-                entry["metadata"] = read_model(version_path(state.settings.models_dir, state.settings.model_name,
-                                                            version)).metadata
-            except ArtifactError as error:
-                entry["reason"] = str(error)
+        entry["metadata"], entry["reason"] = state.registry.metadata_on_disk(version)
     return entry
 
 
@@ -141,7 +136,7 @@ def models():
     return _json({"name": state.settings.model_name,
                   "served_version": snapshot.served.version if snapshot.served else None,
                   "pinned_version": state.settings.model_version,
-                  "versions": [_version_entry(v, with_disk_metadata=False) for v in versions]})
+                  "versions": [_version_entry(v) for v in versions]})
 
 
 def _known_version(version: int) -> int:
@@ -153,7 +148,7 @@ def _known_version(version: int) -> int:
 
 @api.get("/models/<int:version>")
 def model_version(version: int):
-    return _json(_version_entry(_known_version(version), with_disk_metadata=True))
+    return _json(_version_entry(_known_version(version)))
 
 
 @api.get("/models/<int:version>/plot.png")

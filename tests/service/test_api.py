@@ -145,7 +145,7 @@ def test_unknown_path_and_wrong_method(client):
     _error(client.put("/health"), 405, "method_not_allowed")
 
 
-def test_models_listing_and_plot(client, models_dir, app):
+def test_models_listing_and_plot(client, models_dir, app, make_app, trained_layers):
     (models_dir / "moons" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
     (models_dir / "moons" / "2.npz").write_bytes(b"not a model")
     app.extensions["moonserve"].registry.refresh()
@@ -156,6 +156,11 @@ def test_models_listing_and_plot(client, models_dir, app):
     assert by_version[1]["metadata"]["layer_sizes"] == [2, 3, 1]
     assert by_version[2]["status"] == "refused" and "2.npz" in by_version[2]["reason"]
     assert client.get("/models/1").get_json()["metadata"]["version"] == 1
+    keep_one = make_app(keep_versions=1)
+    write_version(models_dir, trained_layers)
+    keep_one.extensions["moonserve"].registry.refresh()  # serves 3; 1 stays valid on disk, not loaded
+    old_app_entries = {e["version"]: e for e in keep_one.test_client().get("/models").get_json()["versions"]}
+    assert old_app_entries[1]["status"] == "on_disk" and old_app_entries[1]["metadata"]["version"] == 1
     plot = client.get("/models/1/plot.png")
     assert plot.status_code == 200 and plot.mimetype == "image/png" and plot.data.startswith(b"\x89PNG")
     plot.close()
