@@ -56,24 +56,23 @@ class GradientStep:
         return self.probabilities(len(x))
 
 
-def _batches(rows: int, batch_size: int | None, rng: np.random.Generator):
-    """Endless index batches: the whole set each time (None), or shuffled mini-batches."""
+def _mini_batches(rows: int, batch_size: int, rng: np.random.Generator):
+    """Endless shuffled index batches, a new order every pass over the rows."""
     while True:
-        if batch_size is None or batch_size >= rows:
-            yield None
-            continue
         order = rng.permutation(rows)
         for start in range(0, rows, batch_size):
             yield order[start : start + batch_size]
 
 
-def _log_record(iteration, flat, config, x, y, probabilities, validation) -> dict:
+def _measure(layers, activation: str, x, y, validation, probabilities=None) -> dict:
+    """``{"train": metrics}`` and, with validation rows, ``"validation"``; the training
+    rows' probabilities are computed unless given."""
     if probabilities is None:
-        probabilities = forward(flat.layers, x, config.activation)[-1]
-    record = {"iteration": iteration + 1, "train": evaluate(probabilities, y)}
+        probabilities = forward(layers, x, activation)[-1]
+    measured = {"train": evaluate(probabilities, y)}
     if validation is not None:
-        record["validation"] = evaluate(forward(flat.layers, validation[0], config.activation)[-1], validation[1])
-    return record
+        measured["validation"] = evaluate(forward(layers, validation[0], activation)[-1], validation[1])
+    return measured
 
 
 def train(
@@ -95,29 +94,26 @@ def train(
         validation = None
     flat = FlatLayers(init_layers([x.shape[1], *config.hidden, 1], np.random.RandomState(config.seed)))
     stepper = GradientStep(flat, config, x.shape[1])
-    batches = _batches(len(x), config.batch_size, np.random.default_rng(config.seed))
-    first = next(batches)
-    full_batch = stepper.prepare(x, y) if first is None else None
+    full_batch = config.batch_size is None or config.batch_size >= len(x)
+    step = stepper.prepare(x, y) if full_batch else None
+    batches = None if full_batch else _mini_batches(len(x), config.batch_size, np.random.default_rng(config.seed))
     values, gradients, learning_rate, log_every = flat.values, flat.gradients, config.learning_rate, config.log_every
     history = []
     with np.errstate(over="ignore"):
         for iteration in range(config.iterations):
-            if full_batch is not None:
-                step = full_batch
-            else:
-                step = stepper.prepare(x, y, first if iteration == 0 else next(batches))
+            if not full_batch:
+                step = stepper.prepare(x, y, next(batches))
             for call in step:
                 call()
             if iteration % log_every == 0:
-                probabilities = stepper.probabilities(len(x)) if full_batch is not None else None
-                record = _log_record(iteration, flat, config, x, y, probabilities, validation)
+                probabilities = stepper.probabilities(len(x)) if full_batch else None
+                record = {"iteration": iteration + 1,
+                          **_measure(flat.layers, config.activation, x, y, validation, probabilities)}
                 history.append(record)
                 if on_log is not None:
                     on_log(record)
             gradients *= learning_rate
             values -= gradients
     layers = flat.copy_layers()
-    metrics = {"train": evaluate(forward(layers, x, config.activation)[-1], y)}
-    if validation is not None:
-        metrics["validation"] = evaluate(forward(layers, validation[0], config.activation)[-1], validation[1])
+    metrics = _measure(layers, config.activation, x, y, validation)
     return TrainResult(layers, history, metrics)
