@@ -6,44 +6,39 @@ model is chosen and run by the same functions as ``POST /predict``.
 
 from __future__ import annotations
 
-import re
-
-import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 import trainer
 from service.errors import V2Error, VersionNotFound
 from service.http_body import read_body
 from service.inference import choose_model, predict
 from service.observability import MODEL_VERSION
-from service.v2_codec import HEADER_LENGTH, INPUT_NAME, V2BadRequest, build_infer_response, parse_infer
+from service.v2_codec import (
+    HEADER_LENGTH,
+    INPUT_NAME,
+    V2BadRequest,
+    build_infer_response,
+    parse_infer,
+)
+from service.web import VERSION_TEXT, json_response, service_state
 
 v2 = Blueprint("v2", __name__, url_prefix="/v2")
-_VERSION = re.compile(r"^[1-9][0-9]{0,17}$")
 PLATFORM = "moonserve_numpy"
-
-
-def _state():
-    return current_app.extensions["moonserve"]
-
-
-def _json(payload, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
 
 
 def _model(model_name: str, version: str | None):
     """The loaded model for ``model_name`` and ``version`` (None: the served one)."""
-    state = _state()
+    state = service_state()
     if model_name != state.settings.model_name:
         raise VersionNotFound(f"unknown model {model_name!r}; this server serves {state.settings.model_name!r}")
-    if version is not None and not _VERSION.match(version):
+    if version is not None and not VERSION_TEXT.match(version):
         raise V2Error(f"model version must be a positive integer, got {version!r}")
     return choose_model(state.registry.snapshot, int(version) if version is not None else None)
 
 
 @v2.get("")
 def server_metadata():
-    return _json({"name": "moonserve", "version": trainer.__version__, "extensions": ["binary_tensor_data"]})
+    return json_response({"name": "moonserve", "version": trainer.__version__, "extensions": ["binary_tensor_data"]})
 
 
 @v2.get("/health/live")
@@ -53,13 +48,13 @@ def server_live():
 
 @v2.get("/health/ready")
 def server_ready():
-    return Response(status=200 if _state().registry.snapshot.served is not None else 503)
+    return Response(status=200 if service_state().registry.snapshot.served is not None else 503)
 
 
 def _metadata(model_name: str, version: str | None):
     model = _model(model_name, version)
-    versions = sorted(_state().registry.snapshot.models, reverse=True)
-    return _json({
+    versions = sorted(service_state().registry.snapshot.models, reverse=True)
+    return json_response({
         "name": model.name,
         "versions": [str(v) for v in versions] if version is None else [str(model.version)],
         "platform": PLATFORM,
@@ -98,8 +93,8 @@ def model_version_ready(model_name: str, version: str):
 def model_config(model_name: str):
     """The fields of a Triton model configuration that perf_analyzer reads."""
     model = _model(model_name, None)
-    return _json({
-        "name": model.name, "platform": PLATFORM, "max_batch_size": _state().settings.max_batch,
+    return json_response({
+        "name": model.name, "platform": PLATFORM, "max_batch_size": service_state().settings.max_batch,
         "input": [{"name": INPUT_NAME, "data_type": "TYPE_FP64", "dims": [2]}],
         "output": [{"name": "probability", "data_type": "TYPE_FP64", "dims": [1]},
                    {"name": "label", "data_type": "TYPE_INT64", "dims": [1]}],
@@ -111,7 +106,7 @@ def _infer(model_name: str, version: str | None):
         raise V2Error("compressed request bodies are not supported; send Content-Encoding: identity")
     model = _model(model_name, version)
     request.environ[MODEL_VERSION] = model.version
-    state = _state()
+    state = service_state()
     try:
         request_body = read_body(request.environ, state.settings.max_body_bytes, state.settings.body_timeout_s)
         parsed = parse_infer(request_body, request.headers.get(HEADER_LENGTH), state.settings.max_batch)

@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from datetime import datetime, timezone
 
 import orjson
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, request, send_file
 from pydantic import ValidationError
 
+from service.errors import (
+    MalformedJson,
+    NoModel,
+    UnsupportedMediaType,
+    ValidationFailed,
+    VersionNotFound,
+)
 from service.http_body import content_type, read_body
-from service.errors import MalformedJson, NoModel, UnsupportedMediaType, ValidationFailed, VersionNotFound
 from service.inference import choose_model, predict, prediction_body
 from service.observability import MODEL_VERSION
+from service.web import VERSION_TEXT, json_response, service_state
 from trainer.artifacts import version_path
 
 api = Blueprint("api", __name__)
-_VERSION = re.compile(r"^[1-9][0-9]{0,17}$")
-
-
-def _json(payload, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
-
-
-def _state():
-    return current_app.extensions["moonserve"]
 
 
 def _parse_json_body(environ: dict, settings):
@@ -65,7 +62,7 @@ def _query_version(environ: dict) -> int | None:
     text = request.args.get("version")
     if text is None:
         return None
-    if not _VERSION.match(text):
+    if not VERSION_TEXT.match(text):
         raise ValidationFailed("invalid query parameter", [
             {"loc": "query.version", "msg": "must be a positive integer", "type": "int_parsing"}])
     return int(text)
@@ -73,7 +70,7 @@ def _query_version(environ: dict) -> int | None:
 
 @api.post("/predict")
 def predict_view():
-    state, environ = _state(), request.environ  # each proxy lookup costs a microsecond: once
+    state, environ = service_state(), request.environ  # each proxy lookup costs a microsecond: once
     query_version = _query_version(environ)
     try:
         payload = state.predict_request.model_validate(_parse_json_body(environ, state.settings))
@@ -92,22 +89,22 @@ def _iso(timestamp: float) -> str:
 
 @api.get("/health")
 def health():
-    state = _state()
+    state = service_state()
     model = state.registry.snapshot.served
     if model is None:
         raise NoModel(state.registry.snapshot.reason)
     request.environ[MODEL_VERSION] = model.version
-    return _json({"status": "ready", "model": {"name": model.name, "version": model.version},
+    return json_response({"status": "ready", "model": {"name": model.name, "version": model.version},
                   "loaded_at": _iso(model.loaded_at), "uptime_s": round(time.time() - state.started_at, 3)})
 
 
 @api.get("/health/live")
 def live():
-    return _json({"status": "alive"})
+    return json_response({"status": "alive"})
 
 
 def _version_entry(version: int) -> dict:
-    state = _state()
+    state = service_state()
     snapshot = state.registry.snapshot
     loaded = snapshot.models.get(version)
     entry = {"version": version, "reason": snapshot.refused.get(version), "metadata": None,
@@ -124,23 +121,23 @@ def _version_entry(version: int) -> dict:
 
 
 def _plot_path(version: int):
-    settings = _state().settings
+    settings = service_state().settings
     return version_path(settings.models_dir, settings.model_name, version).with_suffix(".png")
 
 
 @api.get("/models")
 def models():
-    state = _state()
+    state = service_state()
     snapshot = state.registry.snapshot
     versions = sorted(set(snapshot.on_disk) | set(snapshot.models), reverse=True)
-    return _json({"name": state.settings.model_name,
+    return json_response({"name": state.settings.model_name,
                   "served_version": snapshot.served.version if snapshot.served else None,
                   "pinned_version": state.settings.model_version,
                   "versions": [_version_entry(v) for v in versions]})
 
 
 def _known_version(version: int) -> int:
-    snapshot = _state().registry.snapshot
+    snapshot = service_state().registry.snapshot
     if version not in snapshot.on_disk and version not in snapshot.models:
         raise VersionNotFound(f"version {version} is not in the models folder")
     return version
@@ -148,7 +145,7 @@ def _known_version(version: int) -> int:
 
 @api.get("/models/<int:version>")
 def model_version(version: int):
-    return _json(_version_entry(_known_version(version)))
+    return json_response(_version_entry(_known_version(version)))
 
 
 @api.get("/models/<int:version>/plot.png")
@@ -161,10 +158,10 @@ def model_plot(version: int):
 
 @api.get("/metrics")
 def metrics():
-    body, content_type = _state().metrics.render()
+    body, content_type = service_state().metrics.render()
     return Response(body, content_type=content_type)
 
 
 @api.get("/openapi.json")
 def openapi():
-    return Response(_state().openapi, mimetype="application/json")
+    return Response(service_state().openapi, mimetype="application/json")

@@ -1,0 +1,21 @@
+"""Small pieces both HTTP front ends (``views`` and ``v2``) use."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+from flask import Response, current_app
+
+VERSION_TEXT = re.compile(r"^[1-9][0-9]{0,17}$")
+"""A model version as it may appear in a URL or query: a positive integer, no sign,
+no leading zero, small enough for an int64."""
+
+
+def service_state():
+    """The app's ``ServiceState`` (see ``app.py``)."""
+    return current_app.extensions["moonserve"]
+
+
+def json_response(payload, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
