@@ -1,4 +1,4 @@
-"""Start the real service under gunicorn on a free loopback port, for tests and benchmarks."""
+"""Start the real service under gunicorn on a free loopback port, and drive it, for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,3 +93,33 @@ def running_service(tmp_path: Path, models_dir: Path, ready_path: str = "/health
         yield server
     finally:
         stop_process(process)
+
+
+class Load:
+    """Client threads sending one-row predictions, a new connection each, until stopped."""
+
+    def __init__(self, url: str, threads: int = 4):
+        self.url, self.stop, self.results = url, threading.Event(), []
+        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self):
+        while not self.stop.is_set():
+            sent = time.monotonic()
+            try:
+                response = requests.post(self.url + "/predict", json={"instances": [[0.5, -0.4]]}, timeout=10)
+                self.results.append((sent, response.status_code, response.json()["model"]["version"]))
+            except (requests.RequestException, ValueError, KeyError) as error:
+                self.results.append((sent, type(error).__name__, None))
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def failures(self):
+        return [r for r in self.results if r[1] != 200]

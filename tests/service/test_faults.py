@@ -3,7 +3,6 @@ SIGTERM under load. Bounded in time; traffic only to 127.0.0.1."""
 
 import os
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,39 +13,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.conftest import write_version
-from tests.service.gunicorn_server import running_service, wait_until
+from tests.service.gunicorn_server import Load, running_service, wait_until
 from tests.service.test_gunicorn import metric, scrape
 from trainer.artifacts import encode
-
-
-class Load:
-    """Client threads sending one-row predictions, a new connection each, until stopped."""
-
-    def __init__(self, url: str, threads: int = 4):
-        self.url, self.stop, self.results = url, threading.Event(), []
-        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
-
-    def _run(self):
-        while not self.stop.is_set():
-            sent = time.monotonic()
-            try:
-                response = requests.post(self.url + "/predict", json={"instances": [[0.5, -0.4]]}, timeout=10)
-                self.results.append((sent, response.status_code, response.json()["model"]["version"]))
-            except (requests.RequestException, ValueError, KeyError) as error:
-                self.results.append((sent, type(error).__name__, None))
-
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self._threads:
-            thread.join()
-
-    def failures(self):
-        return [r for r in self.results if r[1] != 200]
 
 
 def test_a_worker_killed_under_load_is_replaced_and_counters_stay_right(tmp_path, models_dir):

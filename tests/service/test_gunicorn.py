@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +13,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.service.conftest import numpy_probabilities, write_version
-from tests.service.gunicorn_server import PROJECT_ROOT, running_service, wait_until
+from tests.service.gunicorn_server import PROJECT_ROOT, Load, running_service, wait_until
 
 
 def scrape(server) -> dict:
@@ -57,35 +56,16 @@ def test_predictions_match_numpy_and_counters_add_up_over_workers(server, traine
     assert metric(samples, "moonserve_requests_in_progress") == 1  # this scrape
 
 
-def _steady_requests(server, stop: threading.Event, results: list):
-    while not stop.is_set():
-        sent = time.monotonic()
-        try:
-            response = _predict(server, [[0.5, -0.4]])
-            results.append((sent, response.status_code, response.json()["model"]["version"]))
-        except (requests.RequestException, ValueError, KeyError) as error:
-            results.append((sent, repr(error), None))
-        time.sleep(0.01)
-
-
 def test_new_version_is_served_within_the_interval_and_a_bad_one_is_refused(server, models_dir, trained_layers):
-    stop, results = threading.Event(), []
-    threads = [threading.Thread(target=_steady_requests, args=(server, stop, results)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    try:
+    with Load(server.url, threads=2) as load:
         time.sleep(0.5)
         written_at = time.monotonic()
         write_version(models_dir, trained_layers)
         time.sleep(2.5)
         (models_dir / "moons" / "3.npz").write_bytes(os.urandom(4096))
         time.sleep(2.5)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    failures = [r for r in results if r[1] != 200]
-    assert failures == [] and len(results) > 100
+    results = load.results
+    assert load.failures() == [] and len(results) > 100
     old_after = [sent for sent, _, version in results if version == 1 and sent > written_at]
     switched_by = max(old_after, default=written_at) - written_at
     assert switched_by <= 1 + 1, f"version 1 still answered {switched_by:.2f} s after version 2 was written"
