@@ -90,6 +90,7 @@ class ModelRegistry:
         self._seen: dict[int, tuple[tuple, LoadedModel | str]] = {}
         self._disk_metadata: dict[int, tuple[tuple, tuple[dict | None, str | None]]] = {}
         self._lock = threading.Lock()
+        self._metadata_lock = threading.Lock()  # requests read the cache while refresh prunes it
         self._stop = threading.Event()
         self.snapshot = Snapshot()
 
@@ -109,7 +110,8 @@ class ModelRegistry:
                 elif outcome is not None:
                     refused[version] = outcome
             self._seen = {v: seen for v, seen in self._seen.items() if v in visited}
-            self._disk_metadata = {v: meta for v, meta in self._disk_metadata.items() if v in on_disk}
+            with self._metadata_lock:
+                self._disk_metadata = {v: meta for v, meta in self._disk_metadata.items() if v in on_disk}
             self.snapshot = self._publish(models, refused, on_disk)
             return self.snapshot
 
@@ -120,14 +122,16 @@ class ModelRegistry:
         signature = _signature(path)
         if signature is None:
             return None, f"{path.name}: no such file"
-        cached = self._disk_metadata.get(version)
+        with self._metadata_lock:
+            cached = self._disk_metadata.get(version)
         if cached is not None and cached[0] == signature:
             return cached[1]
         try:
             result = (read_model(path).metadata, None)
         except ArtifactError as error:
             result = (None, str(error))
-        self._disk_metadata[version] = (signature, result)
+        with self._metadata_lock:
+            self._disk_metadata[version] = (signature, result)
         return result
 
     def _load(self, version: int) -> LoadedModel | str | None:
