@@ -19,11 +19,17 @@ from typing import Callable
 import numpy as np
 
 from trainer.artifacts import ArtifactError, list_versions, read_model, version_path
-from trainer.network import Layer, compile_predict
+from trainer.network import Layer, compile_predict, compile_predict_rows, multiply_adds
 
 log = logging.getLogger("moonserve.registry")
 
 PROBE_INPUT = np.array([[0.0, 0.0], [1.0, -0.5], [-1.0, 1.0], [2.0, 0.5]])
+
+PYTHON_FLOAT_BUDGET = 40
+"""Requests of up to this many multiply-adds (rows times the network's per row; four
+rows of the reference network) are computed with Python floats, beyond with NumPy:
+the crossover measured in a request's context, where NumPy's per-call cost is at its
+highest. See ``compile_predict_rows``."""
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,21 @@ class LoadedModel:
     metadata: dict
     loaded_at: float
     _predict: object = field(init=False, repr=False, compare=False)
+    _predict_rows: object = field(init=False, repr=False, compare=False)
+    python_float_rows: int = field(init=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "_predict", compile_predict(self.layers, self.activation))
+        object.__setattr__(self, "_predict_rows", compile_predict_rows(self.layers, self.activation))
+        object.__setattr__(self, "python_float_rows", PYTHON_FLOAT_BUDGET // multiply_adds(self.layers))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(label = 1) for each row of ``x`` (n, 2), shape (n,)."""
         return self._predict(x)
+
+    def predict_rows(self, rows) -> list[float]:
+        """P(label = 1) for each of a few rows of Python numbers (at most ``python_float_rows``)."""
+        return self._predict_rows(rows)
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,8 @@ def load_and_probe(path: Path, name: str) -> LoadedModel:
     probabilities = model.predict(PROBE_INPUT)
     if probabilities.shape != (len(PROBE_INPUT),) or not np.all((probabilities >= 0) & (probabilities <= 1)):
         raise ArtifactError(f"{path.name}: the probe prediction is not a probability per row")
+    if not np.allclose(model.predict_rows(PROBE_INPUT.tolist()), probabilities, rtol=1e-12, atol=1e-15):
+        raise ArtifactError(f"{path.name}: the Python-float and NumPy forward passes disagree on the probe")
     return model
 
 

@@ -18,7 +18,7 @@ from service.errors import (
     VersionNotFound,
 )
 from service.http_body import content_type, read_body
-from service.inference import choose_model, predict, prediction_body
+from service.inference import choose_model, predict_lists, prediction_body
 from service.observability import MODEL_VERSION
 from service.web import VERSION_TEXT, json_response, service_state
 from trainer.artifacts import version_path
@@ -78,8 +78,8 @@ def predict_view():
         raise ValidationFailed("the request body does not match the schema", _details(error, ("body",))) from None
     model = choose_model(state.registry.snapshot, query_version or payload.version)  # the query wins
     environ[MODEL_VERSION] = model.version
-    probabilities, labels = predict(model, payload.instances)
-    state.metrics.record_predictions(model.version, len(labels), int(labels.sum()))
+    probabilities, labels = predict_lists(model, payload.instances)
+    state.metrics.record_predictions(model.version, len(labels), sum(labels))
     return Response(prediction_body(model, probabilities, labels), mimetype="application/json")
 
 

@@ -5,7 +5,8 @@ import pytest
 
 from trainer.config import TrainConfig
 from trainer.network import (
-    ACTIVATIONS, LOSSES, backward, compile_predict, forward, init_layers, predict_proba, total_loss,
+    ACTIVATIONS, LOSSES, backward, compile_predict, compile_predict_rows, forward, init_layers, multiply_adds,
+    predict_proba, total_loss,
 )
 from trainer.step_plan import FlatLayers
 from trainer.training import GradientStep
@@ -72,6 +73,34 @@ def test_compiled_predict_equals_predict_proba_to_the_bit(activation, rng):
     layers = init_layers([2, 5, 4, 1], np.random.RandomState(2))
     x = rng.normal(size=(50, 2)) * 30
     assert np.array_equal(compile_predict(layers, activation)(x), predict_proba(layers, x, activation))
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("sizes", [[2, 3, 1], [2, 5, 4, 1], [2, 16, 1]])
+def test_python_float_predict_agrees_with_numpy(activation, sizes, rng):
+    """To 1e-15 absolute, 1e-12 relative: a probability near 0 is exp(z) for a large
+    negative z, whose last-place error it multiplies, on either path."""
+    layers = [(w, rng.normal(size=b.shape)) for w, b in init_layers(sizes, np.random.RandomState(4))]
+    rows = np.concatenate([rng.normal(size=(300, 2)), rng.normal(size=(100, 2)) * 300])  # the latter saturate
+    got = np.array(compile_predict_rows(layers, activation)(rows.tolist()))
+    expected = predict_proba(layers, rows, activation)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    assert np.array_equal(got == 0.0, expected == 0.0)  # exp overflowing gives exactly 0 on both paths
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_python_float_predict_follows_numpy_at_the_extremes(activation):
+    """Products overflowing to inf, inf - inf = NaN, exp beyond the largest double."""
+    layers = [(np.array([[1.0, -1.0], [1.0, 2.0]]), np.array([[0.0, 1.0]])), (np.array([[-3.0], [2.0]]), np.zeros((1, 1)))]
+    rows = [[1e308, 1e308], [1e308, -1e308], [-1e308, 5.0], [1e-308, -1e-308], [0.0, -0.0], [800.0, -800.0]]
+    got = compile_predict_rows(layers, activation)(rows)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = predict_proba(layers, np.array(rows), activation)
+    np.testing.assert_array_equal(np.array(got), expected)
+
+
+def test_multiply_adds_counts_weights():
+    assert multiply_adds(init_layers([2, 3, 1], np.random.RandomState(0))) == 9
 
 
 def test_predict_proba_is_a_probability_per_row(rng):
