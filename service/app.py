@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask
+from flask.sessions import NullSession, SessionInterface
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
@@ -33,6 +34,19 @@ class ServiceState:
     started_at: float
 
 
+class NoSessions(SessionInterface):
+    """The service keeps no sessions; Flask's default interface still looks for a
+    signing key and builds a fresh null session on every request."""
+
+    _session = NullSession()
+
+    def open_session(self, app, request):
+        return self._session
+
+    def save_session(self, app, session, response) -> None:
+        pass
+
+
 def create_app(settings: Settings | None = None, start_reloader: bool = True) -> Flask:
     """Build the app: load the models once, and (unless told not to) start the
     background reload that checks the models folder every RELOAD_INTERVAL_S."""
@@ -51,6 +65,7 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     predict_request = make_predict_request(settings.max_batch)
     app = Flask("moonserve")
     app.request_class = ObservedRequest
+    app.session_interface = NoSessions()
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["moonserve"] = ServiceState(

@@ -113,5 +113,5 @@ class RequestObserver:
         if self.access_log.enabled:
             self.access_log.write({"request_id": environ[REQUEST_ID], "method": method,
                                    "path": environ.get("PATH_INFO", "")[:1024], "status": int(code),
-                                   "duration_ms": round(duration * 1000, 3),
+                                   "duration_ms": int(duration * 1e6) / 1000,  # round() costs more
                                    "model_version": environ.get(MODEL_VERSION)})
