@@ -171,7 +171,10 @@ def main(argv=None) -> int:
               f"{summary[label]['p99_ms']:8.2f} {errors:8d}")
     service = summary["service"]["rps"]
     print(f"service / Flask floor: {service / summary['Flask fixed']['rps']:.2f}; "
-          f"service / bare WSGI: {service / summary['bare WSGI']['rps']:.2f}")
+          f"service / bare WSGI: {service / summary['bare WSGI']['rps']:.2f} (ratios of the medians)")
+    paired = [run["rps"] / floor["rps"] for run, floor in zip(results["service"], results["Flask fixed"])]
+    print(f"service / Flask floor round by round: {' '.join(f'{ratio:.2f}' for ratio in paired)}; "
+          f"median {statistics.median(paired):.2f}")
     median_big = statistics.median(timings)
     print(f"10,000-row request, one at a time (requests client, keep-alive): median {median_big * 1000:.1f} ms, "
           f"{10_000 / median_big:,.0f} rows/s")
