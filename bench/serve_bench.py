@@ -128,6 +128,13 @@ def main(argv=None) -> int:
         print("serve_bench: error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="moonserve-bench-"))
+    try:
+        return _run(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(args, workdir: Path) -> int:
     make_models(workdir / "models")
     # worker_connections at half the clients, so keep-alive clients spread over both workers
     common = {"WORKERS": "2", "WORKER_CONNECTIONS": str(max(1, args.connections // 2)),
@@ -175,16 +182,16 @@ def main(argv=None) -> int:
     paired = [run["rps"] / floor["rps"] for run, floor in zip(results["service"], results["Flask fixed"])]
     print(f"service / Flask floor round by round: {' '.join(f'{ratio:.2f}' for ratio in paired)}; "
           f"median {statistics.median(paired):.2f}")
-    median_big = statistics.median(timings)
-    print(f"10,000-row request, one at a time (requests client, keep-alive): median {median_big * 1000:.1f} ms, "
-          f"{10_000 / median_big:,.0f} rows/s")
+    if timings:
+        median_big = statistics.median(timings)
+        print(f"10,000-row request, one at a time (requests client, keep-alive): median {median_big * 1000:.1f} ms, "
+              f"{10_000 / median_big:,.0f} rows/s")
     print(f"10,000-row request, wrk -c1: {big_wrk['rps']:.1f} req/s = {big_wrk['rps'] * 10_000:,.0f} rows/s, "
           f"p50 {big_wrk['p50_ms']:.1f} ms")
     for (count, kind, connections), run in v2_results.items():
         print(f"V2 infer {kind:6} {count:>6} row(s), wrk -c{connections}: {run['rps']:8.0f} req/s = "
               f"{run['rps'] * count:>13,.0f} rows/s, p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
               f"non-2xx {run['errors']}")
-    shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -21,8 +21,9 @@ except ValidationError as _error:
 
 # prometheus-client picks its multiprocess mode when first imported, so the folder
 # must be in the environment before any worker imports it.
+_made_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="moonserve-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _made_metrics_dir = tempfile.mkdtemp(prefix="moonserve-metrics-")
 
 bind = [_settings.bind]
 workers = _settings.workers
@@ -68,6 +69,12 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+def on_exit(server):
+    """Remove the metrics folder if this file made it; one the environment gave stays."""
+    if _made_metrics_dir:
+        shutil.rmtree(_made_metrics_dir, ignore_errors=True)
 
 
 def child_exit(server, worker):

@@ -62,7 +62,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.05):
     return None
 
 
-def _ready(url: str, path: str) -> bool:
+def ready(url: str, path: str) -> bool:
     try:
         return requests.get(url + path, timeout=1).status_code == 200
     except requests.RequestException:
@@ -84,7 +84,7 @@ def running_service(tmp_path: Path, models_dir: Path, ready_path: str = "/health
              "service.wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(process, port, log_path, metrics_dir)
     try:
-        if not wait_until(lambda: process.poll() is not None or _ready(server.url, ready_path), timeout=30) \
+        if not wait_until(lambda: process.poll() is not None or ready(server.url, ready_path), timeout=30) \
                 or process.poll() is not None:
             raise RuntimeError(f"gunicorn did not become ready:\n{server.log()}")
         workers = int(env["WORKERS"])

@@ -13,7 +13,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.service.conftest import numpy_probabilities, write_version
-from tests.service.gunicorn_server import PROJECT_ROOT, Load, running_service, wait_until
+from tests.service.gunicorn_server import (
+    PROJECT_ROOT, Load, free_port, ready, running_service, stop_process, wait_until,
+)
 
 
 def scrape(server) -> dict:
@@ -108,3 +110,22 @@ def test_a_bad_setting_stops_start_up_with_one_line():
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "MAX_BATCH" in lines[0] and "RELOAD_INTERVAL_S" in lines[0]
+
+
+def test_a_metrics_folder_it_made_itself_is_removed_at_exit(tmp_path, models_dir):
+    """Without PROMETHEUS_MULTIPROC_DIR the config makes a temporary folder; it must not
+    be left behind at every start."""
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py", "service.wsgi:app"], cwd=PROJECT_ROOT,
+        env={**env, "TMPDIR": str(scratch), "MODELS_DIR": str(models_dir), "HOST": "127.0.0.1", "PORT": str(port),
+             "WORKERS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        made = lambda: list(scratch.glob("moonserve-metrics-*/*.db"))  # noqa: E731
+        assert wait_until(lambda: made() and ready(f"http://127.0.0.1:{port}", "/health"), 30)
+    finally:
+        stop_process(process)
+    assert process.returncode == 0 and list(scratch.iterdir()) == []
