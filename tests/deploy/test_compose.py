@@ -59,7 +59,8 @@ def docker_env():
     finally:
         stop_process(daemon, timeout=60)
         log.close()
-        subprocess.run(["umount", "-R", f"{root}/data"], capture_output=True)
+        for mounted in ("data", "exec"):  # overlay layers; the default network namespace
+            subprocess.run(["umount", "-R", f"{root}/{mounted}"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
