@@ -59,9 +59,17 @@ def docker_env():
     finally:
         stop_process(daemon, timeout=60)
         log.close()
-        for mounted in ("data", "exec"):  # overlay layers; the default network namespace
-            subprocess.run(["umount", "-R", f"{root}/{mounted}"], capture_output=True)
+        _unmount_under(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _unmount_under(root: str) -> None:
+    """Unmount what dockerd left mounted under ``root`` (overlay layers, the network
+    namespace file), deepest first, so the folder can be removed."""
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(root + "/")]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", point], capture_output=True)
 
 
 def _base_image() -> str:
