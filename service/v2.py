@@ -51,7 +51,9 @@ def server_ready():
     return Response(status=200 if service_state().registry.snapshot.served is not None else 503)
 
 
-def _metadata(model_name: str, version: str | None):
+@v2.get("/models/<model_name>", defaults={"version": None})
+@v2.get("/models/<model_name>/versions/<version>")
+def model_metadata(model_name: str, version: str | None):
     model = _model(model_name, version)
     versions = sorted(service_state().registry.snapshot.models, reverse=True)
     return json_response({
@@ -64,29 +66,11 @@ def _metadata(model_name: str, version: str | None):
     })
 
 
-@v2.get("/models/<model_name>")
-def model_metadata(model_name: str):
-    return _metadata(model_name, None)
-
-
-@v2.get("/models/<model_name>/versions/<version>")
-def model_version_metadata(model_name: str, version: str):
-    return _metadata(model_name, version)
-
-
-def _ready(model_name: str, version: str | None):
+@v2.get("/models/<model_name>/ready", defaults={"version": None})
+@v2.get("/models/<model_name>/versions/<version>/ready")
+def model_ready(model_name: str, version: str | None):
     _model(model_name, version)
     return Response(status=200)
-
-
-@v2.get("/models/<model_name>/ready")
-def model_ready(model_name: str):
-    return _ready(model_name, None)
-
-
-@v2.get("/models/<model_name>/versions/<version>/ready")
-def model_version_ready(model_name: str, version: str):
-    return _ready(model_name, version)
 
 
 @v2.get("/models/<model_name>/config")
@@ -101,7 +85,9 @@ def model_config(model_name: str):
     })
 
 
-def _infer(model_name: str, version: str | None):
+@v2.post("/models/<model_name>/infer", defaults={"version": None})
+@v2.post("/models/<model_name>/versions/<version>/infer")
+def infer(model_name: str, version: str | None):
     if request.headers.get("Content-Encoding", "identity") != "identity":
         raise V2Error("compressed request bodies are not supported; send Content-Encoding: identity")
     model = _model(model_name, version)
@@ -118,14 +104,4 @@ def _infer(model_name: str, version: str | None):
     response = Response(body, mimetype="application/json" if not headers else "application/octet-stream")
     response.headers.update(headers)
     return response
-
-
-@v2.post("/models/<model_name>/infer")
-def infer(model_name: str):
-    return _infer(model_name, None)
-
-
-@v2.post("/models/<model_name>/versions/<version>/infer")
-def infer_version(model_name: str, version: str):
-    return _infer(model_name, version)
 
