@@ -147,16 +147,20 @@ def init_layers(layer_sizes: list[int], rng: np.random.RandomState) -> list[Laye
     return layers
 
 
+def layer_activations(count: int, activation: str) -> list[Activation]:
+    """Each layer's activation: ``activation`` for the hidden ones, sigmoid for the output."""
+    return [ACTIVATIONS[activation]] * (count - 1) + [ACTIVATIONS["sigmoid"]]
+
+
 def forward(layers: list[Layer], x: np.ndarray, activation: str) -> list[np.ndarray]:
     """Every layer's output for ``x`` (n, fan_in); the last is P(label = 1), (n, 1)."""
-    hidden = ACTIVATIONS[activation].apply
     outputs = []
     inputs = x
     with np.errstate(over="ignore"):
-        for index, (weights, bias) in enumerate(layers):
+        for (weights, bias), kind in zip(layers, layer_activations(len(layers), activation)):
             z = inputs @ weights
             z += bias
-            (_sigmoid if index == len(layers) - 1 else hidden)(z)
+            kind.apply(z)
             outputs.append(z)
             inputs = z
     return outputs
@@ -167,8 +171,7 @@ def compile_predict(layers: list[Layer], activation: str) -> Callable[[np.ndarra
     keep negated copies of their weights, so ``x @ -W + -b`` gives ``-z`` exactly and
     the sigmoid starts from it. Same results to the bit."""
     steps = []
-    for index, (weights, bias) in enumerate(layers):
-        kind = ACTIVATIONS["sigmoid"] if index == len(layers) - 1 else ACTIVATIONS[activation]
+    for (weights, bias), kind in zip(layers, layer_activations(len(layers), activation)):
         if kind.apply_to_negated is not None:
             steps.append((-weights, -bias, kind.apply_to_negated))
         else:
@@ -201,8 +204,7 @@ def compile_predict_rows(layers: list[Layer], activation: str) -> Callable[[Sequ
     differs by one unit between batch sizes for about one row in twenty.
     """
     steps = []
-    for index, (weights, bias) in enumerate(layers):
-        kind = ACTIVATIONS["sigmoid"] if index == len(layers) - 1 else ACTIVATIONS[activation]
+    for (weights, bias), kind in zip(layers, layer_activations(len(layers), activation)):
         steps.append((weights.T.tolist(), bias[0].tolist(), kind.of_number))
 
     def predict(rows: Sequence[Sequence[float]]) -> list[float]:
