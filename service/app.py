@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from service.errors import register_error_handlers
 from service.jsonlog import configure_logging
 from service.metrics import ServiceMetrics
-from service.observability import AccessLog, ObservedRequest, RequestObserver
+from service.access_log import AccessLog
+from service.observability import ObservedRequest, RequestObserver
 from service.openapi import build_openapi
 from service.registry import ModelRegistry
 from service.schemas import make_predict_request
@@ -73,5 +74,6 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     register_error_handlers(app)
     app.register_blueprint(api)
     app.register_blueprint(v2)
-    app.wsgi_app = RequestObserver(app.wsgi_app, metrics, AccessLog(enabled=settings.log_level in ("debug", "info")))
+    access_log = AccessLog(enabled=settings.log_level in ("debug", "info"), flush_s=settings.access_log_flush_s)
+    app.wsgi_app = RequestObserver(app.wsgi_app, metrics, access_log)
     return app

@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     keepalive_s: int = Field(default=5, ge=0, le=300)
     """Seconds an idle keep-alive connection stays open."""
     log_level: str = "info"
-    """debug, info, warning or error."""
+    """debug, info, warning or error; the access log (a JSON line per request) is on at debug and info."""
+    access_log_flush_s: float = Field(default=1.0, ge=0, le=60)
+    """Access lines are written in blocks of up to 4 KiB, at most this many seconds after
+    the request; 0 writes each line at once (a system call per request)."""
 
     @field_validator("model_name")
     @classmethod

@@ -179,6 +179,7 @@ def test_request_id_is_echoed_or_made(client):
 
 def test_logs_are_one_json_object_per_request(client, capfd):
     client.post("/predict", json={"instances": [[1, 2]]}, headers={"X-Request-ID": "trace-1"})
+    client.application.wsgi_app.access_log.flush()
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     entry = [line for line in lines if line.get("request_id") == "trace-1"][0]
     assert entry["method"] == "POST" and entry["path"] == "/predict" and entry["status"] == 200

@@ -1,0 +1,89 @@
+"""The access log: one JSON object per request on stderr, written in blocks.
+
+A write per request is a system call per request, and on these machines that alone
+cost about 4% of one-row throughput. So lines are gathered and written together, as
+nginx's ``access_log ... buffer= flush=`` does: a block goes out when the next line
+would take it past 4 KiB (PIPE_BUF, so a block written to a pipe is never interleaved
+with another worker's), or ``flush_s`` seconds after its first line, whichever comes
+first, and whatever is left when the process exits. The price: a worker killed with
+SIGKILL loses the lines of its last ``flush_s`` seconds (its metrics are unaffected).
+``flush_s=0`` writes every line at once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+
+import orjson
+
+BLOCK_BYTES = 4096
+"""PIPE_BUF on Linux: the most one write to a pipe is guaranteed to keep whole."""
+
+
+class AccessLog:
+    """Formats the lines (orjson; the timestamp's seconds part made once a second)
+    in the same shape as ``jsonlog``'s. Lines stay under 4 KiB (paths are cut at 1 KiB)."""
+
+    def __init__(self, enabled: bool, flush_s: float, fd: int = 2):
+        self.enabled = enabled
+        self._flush_s = flush_s
+        self._fd = fd
+        self._second = -1
+        self._stamp = ""
+        self._lock = threading.Lock()
+        self._has_pending = threading.Condition(self._lock)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._flusher: threading.Thread | None = None
+
+    def write(self, entry: dict) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        line = orjson.dumps({"ts": f"{self._stamp}.{int((now - second) * 1000):03d}Z", "level": "info",
+                             "logger": "moonserve.access", "message": "request", **entry}) + b"\n"
+        if self._flush_s <= 0:
+            self._write_out(line)
+            return
+        with self._lock:
+            if self._pending_bytes + len(line) > BLOCK_BYTES:
+                self._write_out(b"".join(self._pending))
+                self._pending.clear()
+                self._pending_bytes = 0
+            self._pending.append(line)
+            self._pending_bytes += len(line)
+            if len(self._pending) == 1:
+                self._start_flusher()
+                self._has_pending.notify()
+
+    def flush(self) -> None:
+        """Write out every gathered line now."""
+        with self._lock:
+            if self._pending:
+                self._write_out(b"".join(self._pending))
+                self._pending.clear()
+                self._pending_bytes = 0
+
+    def _write_out(self, block: bytes) -> None:
+        while block:
+            block = block[os.write(self._fd, block):]
+
+    def _start_flusher(self) -> None:
+        """Once per process, at the first gathered line (so after gunicorn's fork)."""
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_when_due, name="access-log-flush", daemon=True)
+            self._flusher.start()
+            atexit.register(self.flush)
+
+    def _flush_when_due(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending:
+                    self._has_pending.wait()
+            time.sleep(self._flush_s)
+            self.flush()
