@@ -26,25 +26,21 @@ def predict(model: LoadedModel, rows) -> tuple[np.ndarray, np.ndarray]:
     """``(probabilities, labels)`` for validated rows of ``[x1, x2]`` (a list or an
     (n, 2) array), in their order; see ``predict_lists``."""
     if len(rows) <= model.python_float_rows:
-        probabilities, labels = _predict_few(model, rows)
+        probabilities, labels = predict_lists(model, rows.tolist() if isinstance(rows, np.ndarray) else rows)
         return np.array(probabilities), np.array(labels, dtype=np.int8)
     probabilities = model.predict(np.asarray(rows, dtype=np.float64).reshape(-1, 2))
     return probabilities, (probabilities >= 0.5).astype(np.int8)
 
 
 def predict_lists(model: LoadedModel, rows) -> tuple[list[float], list[int]]:
-    """``predict`` as plain lists, which orjson writes fastest. A few rows (at most
-    ``model.python_float_rows``) are computed with Python floats, more with NumPy;
-    both protocols get the same numbers for the same rows."""
+    """``predict`` as plain lists, which orjson writes fastest, for rows of Python
+    numbers. A few rows (at most ``model.python_float_rows``) are computed with Python
+    floats, more with NumPy; both protocols get the same numbers for the same rows."""
     if len(rows) <= model.python_float_rows:
-        return _predict_few(model, rows)
+        probabilities = model.predict_rows(rows)
+        return probabilities, [1 if probability >= 0.5 else 0 for probability in probabilities]
     probabilities, labels = predict(model, rows)
     return probabilities.tolist(), labels.tolist()
-
-
-def _predict_few(model: LoadedModel, rows) -> tuple[list[float], list[int]]:
-    probabilities = model.predict_rows(rows.tolist() if isinstance(rows, np.ndarray) else rows)
-    return probabilities, [1 if probability >= 0.5 else 0 for probability in probabilities]
 
 
 def prediction_body(model: LoadedModel, probabilities: list[float], labels: list[int]) -> bytes:

@@ -41,21 +41,20 @@ class LoadedModel:
     metadata: dict
     loaded_at: float
     _predict: object = field(init=False, repr=False, compare=False)
-    _predict_rows: object = field(init=False, repr=False, compare=False)
     python_float_rows: int = field(init=False, compare=False)
+    predict_rows: Callable[[list], list[float]] | None = field(init=False, repr=False, compare=False)
+    """P(label = 1) for each of at most ``python_float_rows`` rows of Python numbers
+    (None when that is 0); a field, not a method, to save a call on every request."""
 
     def __post_init__(self):
+        rows = PYTHON_FLOAT_BUDGET // multiply_adds(self.layers)
         object.__setattr__(self, "_predict", compile_predict(self.layers, self.activation))
-        object.__setattr__(self, "_predict_rows", compile_predict_rows(self.layers, self.activation))
-        object.__setattr__(self, "python_float_rows", PYTHON_FLOAT_BUDGET // multiply_adds(self.layers))
+        object.__setattr__(self, "python_float_rows", rows)
+        object.__setattr__(self, "predict_rows", compile_predict_rows(self.layers, self.activation) if rows else None)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(label = 1) for each row of ``x`` (n, 2), shape (n,)."""
         return self._predict(x)
-
-    def predict_rows(self, rows) -> list[float]:
-        """P(label = 1) for each of a few rows of Python numbers (at most ``python_float_rows``)."""
-        return self._predict_rows(rows)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,8 @@ def load_and_probe(path: Path, name: str) -> LoadedModel:
     probabilities = model.predict(PROBE_INPUT)
     if probabilities.shape != (len(PROBE_INPUT),) or not np.all((probabilities >= 0) & (probabilities <= 1)):
         raise ArtifactError(f"{path.name}: the probe prediction is not a probability per row")
-    if not np.allclose(model.predict_rows(PROBE_INPUT.tolist()), probabilities, rtol=1e-12, atol=1e-15):
+    if model.predict_rows and not np.allclose(model.predict_rows(PROBE_INPUT.tolist()), probabilities,
+                                              rtol=1e-12, atol=1e-15):
         raise ArtifactError(f"{path.name}: the Python-float and NumPy forward passes disagree on the probe")
     return model
 

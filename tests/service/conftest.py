@@ -12,7 +12,8 @@ from tests.conftest import write_version  # noqa: F401  (the service tests impor
 @pytest.fixture
 def make_app(models_dir):
     def build(**overrides):
-        settings = Settings(models_dir=models_dir, reload_interval_s=0, **overrides)
+        # access lines written at once, so that pytest captures them with their test
+        settings = Settings(models_dir=models_dir, reload_interval_s=0, access_log_flush_s=0, **overrides)
         return create_app(settings, start_reloader=False)
 
     return build

@@ -120,7 +120,7 @@ def test_no_model_is_503_on_predict_and_health(tmp_path):
     from service.app import create_app
     from service.settings import Settings
 
-    client = create_app(Settings(models_dir=tmp_path / "empty"), start_reloader=False).test_client()
+    client = create_app(Settings(models_dir=tmp_path / "empty", access_log_flush_s=0), start_reloader=False).test_client()
     assert "no model versions in" in _error(client.get("/health"), 503, "no_model_loaded")["message"]
     _error(client.post("/predict", json={"instances": [[1, 2]]}), 503, "no_model_loaded")
     assert client.get("/health/live").status_code == 200
@@ -179,7 +179,6 @@ def test_request_id_is_echoed_or_made(client):
 
 def test_logs_are_one_json_object_per_request(client, capfd):
     client.post("/predict", json={"instances": [[1, 2]]}, headers={"X-Request-ID": "trace-1"})
-    client.application.wsgi_app.access_log.flush()
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     entry = [line for line in lines if line.get("request_id") == "trace-1"][0]
     assert entry["method"] == "POST" and entry["path"] == "/predict" and entry["status"] == 200

@@ -4,8 +4,10 @@ import os
 
 import numpy as np
 
+from service.inference import predict_lists
 from service.registry import ModelRegistry
 from tests.service.conftest import write_version
+from trainer.network import init_layers, predict_proba
 
 
 def _registry(models_dir, **options):
@@ -71,3 +73,14 @@ def test_empty_folder_then_first_model(tmp_path, trained_layers):
     assert snapshot.served is None and "no model versions in" in snapshot.reason
     write_version(tmp_path / "models", trained_layers)
     assert registry.refresh().served.version == 1
+
+
+def test_a_network_too_large_for_python_floats_is_served_with_numpy(tmp_path):
+    layers = init_layers([2, 64, 64, 1], np.random.RandomState(3))
+    write_version(tmp_path / "models", layers)
+    registry, events = _registry(tmp_path / "models")
+    model = registry.refresh().served
+    assert events == [(1, None)] and model.python_float_rows == 0 and model.predict_rows is None
+    probabilities, labels = predict_lists(model, [(0.5, -0.4)])
+    assert probabilities == predict_proba(layers, np.array([[0.5, -0.4]]), "sigmoid").tolist()
+    assert labels == [int(probabilities[0] >= 0.5)]

@@ -146,7 +146,7 @@ def test_not_ready_without_a_model(tmp_path):
     from service.app import create_app
     from service.settings import Settings
 
-    client = create_app(Settings(models_dir=tmp_path / "none"), start_reloader=False).test_client()
+    client = create_app(Settings(models_dir=tmp_path / "none", access_log_flush_s=0), start_reloader=False).test_client()
     assert client.get("/v2/health/ready").status_code == 503
     assert client.get("/v2/health/live").status_code == 200
     response = client.post("/v2/models/moons/infer", data=_infer_body())
