@@ -7,7 +7,9 @@ WSGI callable returning a fixed JSON, a Flask app returning it, and the service
 (metrics and JSON request logs on, logs to a file). Drives each in turn with wrk
 (one-row POST /predict), alternating rounds, and prints medians of requests/s, p50
 and p99 and the ratios to the floors. Then measures one 10,000-row request at a time
-on one connection, as rows/s end to end. Needs ``wrk`` (Debian package ``wrk``).
+on one connection, as rows/s end to end. Last, it checks that logging really was on:
+the service's access lines, counted after it has exited, against the requests its own
+counter saw. Needs ``wrk`` (Debian package ``wrk``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -111,6 +114,19 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def _requests_counted(url: str) -> int:
+    """Requests the service answered, other than scrapes, by its own counter."""
+    text = requests.get(url + "/metrics", timeout=10).text
+    return int(sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+                   if sample.name == "moonserve_requests_total" and sample.labels["endpoint"] != "/metrics"))
+
+
+def _access_lines(log: Path) -> int:
+    """Access lines the service wrote, other than for scrapes (read after it has exited)."""
+    return sum(1 for line in log.read_text(errors="replace").splitlines()
+               if '"logger":"moonserve.access"' in line and '"path":"/metrics"' not in line)
+
+
 def make_models(folder: Path) -> None:
     data = load_dataset(ROOT / "data" / "moon_data.csv")
     layers = train(data.x, data.y, TrainConfig(iterations=500)).layers
@@ -167,8 +183,12 @@ def _run(args, workdir: Path) -> int:
                 run = wrk(urls["service"], body, connections, args.seconds, threads=2 if count == 1 else 1,
                           path="/v2/models/moons/infer", headers=headers)
                 v2_results[(count, kind, connections)] = run
+        answered = _requests_counted(urls["service"])
+    logged = _access_lines(workdir / "service.log")
     print(f"wrk -c{args.connections}, {args.rounds} alternating rounds of {args.seconds:g} s, medians; "
           f"gunicorn {common['WORKERS']} gthread workers")
+    print(f"service access log: {logged:,} lines for the {answered:,} requests its counter saw "
+          f"(ACCESS_LOG_FLUSH_S={os.environ.get('ACCESS_LOG_FLUSH_S', 'default')})")
     print(f"{'target':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     summary = {}
     for label, runs in results.items():
