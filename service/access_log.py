@@ -1,7 +1,7 @@
 """The access log: one JSON object per request on stderr, written in blocks.
 
 A write per request is a system call per request, and on these machines that alone
-cost about 4% of one-row throughput. So lines are gathered and written together, as
+cost about 3% of one-row throughput. So lines are gathered and written together, as
 nginx's ``access_log ... buffer= flush=`` does: a block goes out when the next line
 would take it past 4 KiB (PIPE_BUF, so a block written to a pipe is never interleaved
 with another worker's), or ``flush_s`` seconds after its first line, whichever comes
