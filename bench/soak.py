@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import queue
+import shutil
 import statistics
 import sys
 import tempfile
@@ -51,6 +52,13 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="moonserve-soak-"))
+    try:
+        return _soak(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _soak(args, workdir: Path) -> int:
     models_dir = workdir / "models"
     new_version(models_dir, seed=3)
     rng = np.random.default_rng(0)
