@@ -72,8 +72,13 @@ class AccessLog:
                 self._pending_bytes = 0
 
     def _write_out(self, block: bytes) -> None:
-        while block:
-            block = block[os.write(self._fd, block):]
+        """A block stderr will not take (closed, or its reader gone) is dropped: a
+        broken log must not fail the request that happens to fill the buffer."""
+        try:
+            while block:
+                block = block[os.write(self._fd, block):]
+        except OSError:
+            pass
 
     def _start_flusher(self) -> None:
         """Once per process, at the first gathered line (so after gunicorn's fork)."""

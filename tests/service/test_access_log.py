@@ -53,12 +53,25 @@ def test_a_gathered_line_is_written_within_flush_s_and_at_once_when_unbuffered()
         started = time.monotonic()
         buffered.write(_entry(1))
         assert _read_pipe(read_end, 0.1) == b""  # gathered, not yet written
-        line = _read_pipe(read_end, 2)
-        assert json.loads(line)["request_id"] == "r1" and 0.2 < time.monotonic() - started < 2
+        line = _read_pipe(read_end, 5)
+        assert json.loads(line)["request_id"] == "r1" and 0.2 < time.monotonic() - started < 5
         AccessLog(enabled=True, flush_s=0, fd=write_end).write(_entry(2))
         assert json.loads(_read_pipe(read_end, 0))["request_id"] == "r2"
     finally:
         os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_broken_stderr_fails_no_request():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # writes now fail with EPIPE
+    try:
+        for flush_s in (0, 60):
+            log = AccessLog(enabled=True, flush_s=flush_s, fd=write_end)
+            for number in range(100):  # past BLOCK_BYTES, so a request thread writes a block
+                log.write(_entry(number))
+            log.flush()
+    finally:
         os.close(write_end)
 
 
