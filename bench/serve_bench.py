@@ -73,20 +73,17 @@ def gunicorn(app: str, workdir: Path, label: str, env_extra: dict):
 def wrk(url: str, body: str | bytes, connections: int, seconds: float, threads: int = 2,
         path: str = "/predict", headers: dict | None = None) -> dict:
     """Drive ``POST url+path`` with ``body`` (read from a file, so binary is fine)."""
-    workdir = Path(tempfile.mkdtemp(prefix="wrk-"))
-    body_file, script = workdir / "body", workdir / "script.lua"
-    body_file.write_bytes(body.encode() if isinstance(body, str) else body)
-    lines = ['wrk.method = "POST"', f'local f = io.open("{body_file}", "rb")', "wrk.body = f:read(\"*all\")",
-             "f:close()"]
-    for name, value in ({"Content-Type": "application/json"} | (headers or {})).items():
-        lines.append(f'wrk.headers["{name}"] = "{value}"')
-    script.write_text("\n".join(lines) + "\n")
-    try:
+    with tempfile.TemporaryDirectory(prefix="wrk-") as folder:
+        body_file, script = Path(folder) / "body", Path(folder) / "script.lua"
+        body_file.write_bytes(body.encode() if isinstance(body, str) else body)
+        lines = ['wrk.method = "POST"', f'local f = io.open("{body_file}", "rb")', "wrk.body = f:read(\"*all\")",
+                 "f:close()"]
+        for name, value in ({"Content-Type": "application/json"} | (headers or {})).items():
+            lines.append(f'wrk.headers["{name}"] = "{value}"')
+        script.write_text("\n".join(lines) + "\n")
         output = subprocess.run(
             ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s",
              str(script), url + path], capture_output=True, text=True, check=True).stdout
-    finally:
-        shutil.rmtree(workdir)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
@@ -143,11 +140,8 @@ def main(argv=None) -> int:
     if not shutil.which("wrk"):
         print("serve_bench: error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="moonserve-bench-"))
-    try:
-        return _run(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="moonserve-bench-", ignore_cleanup_errors=True) as workdir:
+        return _run(args, Path(workdir))
 
 
 def _run(args, workdir: Path) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import collections
 import queue
-import shutil
 import statistics
 import sys
 import tempfile
@@ -51,11 +50,8 @@ def main(argv=None) -> int:
     parser.add_argument("--switch-every", type=float, default=15)
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="moonserve-soak-"))
-    try:
-        return _soak(args, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="moonserve-soak-", ignore_cleanup_errors=True) as workdir:
+        return _soak(args, Path(workdir))
 
 
 def _soak(args, workdir: Path) -> int:
