@@ -114,7 +114,11 @@ class ModelRegistry:
     def refresh(self) -> Snapshot:
         """Look at the folder once and publish what should be served now."""
         with self._lock:
-            on_disk = tuple(list_versions(self.models_dir, self.name))
+            try:
+                on_disk = tuple(list_versions(self.models_dir, self.name))
+            except OSError as error:  # unreadable folder: judged like an empty one, with its reason
+                log.warning("models folder unreadable", extra={"fields": {"reason": str(error)[:300]}})
+                on_disk = ()
             candidates = [self.pinned] if self.pinned is not None else sorted(on_disk, reverse=True)
             models, refused, visited = {}, {}, set()
             for version in candidates:
@@ -162,10 +166,15 @@ class ModelRegistry:
             return cached[1]
         try:
             outcome: LoadedModel | str = load_and_probe(path, self.name)
-            log.info("model loaded", extra={"fields": {"model_version": version, "file": path.name}})
-            self._on_load(version, None)
         except ArtifactError as error:
             outcome = str(error)
+        except Exception as error:  # one file never stops a refresh, whatever goes wrong with it
+            log.exception("unexpected error loading a model file", extra={"fields": {"file": path.name}})
+            outcome = str(ArtifactError(f"{path.name}: cannot be loaded ({type(error).__name__}: {error})"))
+        if isinstance(outcome, LoadedModel):
+            log.info("model loaded", extra={"fields": {"model_version": version, "file": path.name}})
+            self._on_load(version, None)
+        else:
             log.warning("model refused", extra={"fields": {"model_version": version, "reason": outcome}})
             self._on_load(version, outcome)
         self._seen[version] = (signature, outcome)

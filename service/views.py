@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from datetime import datetime, timezone
 
 import orjson
-from flask import Blueprint, Response, request, send_file
-from pydantic import ValidationError
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import NotFound
 
 from service.errors import (
     MalformedJson,
@@ -20,6 +22,8 @@ from service.errors import (
 from service.http_body import content_type, read_body
 from service.inference import choose_model, predict_lists, prediction_body
 from service.observability import MODEL_VERSION
+from service.problems import BodyProblems, validate_body
+from service.schemas import ROWS
 from service.web import VERSION_TEXT, json_response, service_state
 from trainer.artifacts import version_path
 
@@ -48,21 +52,13 @@ def _parse_non_standard(body: bytes, error: orjson.JSONDecodeError):
         raise MalformedJson(f"the body is not valid JSON: {error}") from None
 
 
-def _details(error: ValidationError, prefix: tuple = ()) -> list[dict]:
-    return [
-        {"loc": ".".join(str(part) for part in (*prefix, *problem["loc"])) or "body",
-         "msg": problem["msg"], "type": problem["type"]}
-        for problem in error.errors(include_url=False, include_input=False, include_context=False)
-    ]
-
-
 def _query_version(environ: dict) -> int | None:
     if not environ.get("QUERY_STRING"):
         return None
     text = request.args.get("version")
     if text is None:
         return None
-    if not VERSION_TEXT.match(text):
+    if not VERSION_TEXT.fullmatch(text):
         raise ValidationFailed("invalid query parameter", [
             {"loc": "query.version", "msg": "must be a positive integer", "type": "int_parsing"}])
     return int(text)
@@ -73,9 +69,11 @@ def predict_view():
     state, environ = service_state(), request.environ  # each proxy lookup costs a microsecond: once
     query_version = _query_version(environ)
     try:
-        payload = state.predict_request.model_validate(_parse_json_body(environ, state.settings))
-    except ValidationError as error:
-        raise ValidationFailed("the request body does not match the schema", _details(error, ("body",))) from None
+        payload = validate_body(state.predict_request, ROWS, _parse_json_body(environ, state.settings))
+    except BodyProblems as problems:
+        shown = f"; the first {len(problems.details)} are listed" if len(problems.details) < problems.total else ""
+        raise ValidationFailed(f"the request body does not match the schema ({problems.total} "
+                               f"problem{'s' if problems.total != 1 else ''}{shown})", problems.details) from None
     model = choose_model(state.registry.snapshot, query_version or payload.version)  # the query wins
     environ[MODEL_VERSION] = model.version
     probabilities, labels = predict_lists(model, payload.instances)
@@ -143,17 +141,51 @@ def _known_version(version: int) -> int:
     return version
 
 
-@api.get("/models/<int:version>")
-def model_version(version: int):
-    return json_response(_version_entry(_known_version(version)))
+def _path_version(text: str) -> int:
+    """A version in a URL path: ASCII digits only (Werkzeug's ``int`` converter also
+    takes other Unicode digits), else 404 as for any path that names nothing."""
+    if not VERSION_TEXT.fullmatch(text):
+        raise NotFound()
+    return int(text)
 
 
-@api.get("/models/<int:version>/plot.png")
-def model_plot(version: int):
+@api.get("/models/<version>")
+def model_version(version: str):
+    return json_response(_version_entry(_known_version(_path_version(version))))
+
+
+MAX_PLOT_BYTES = 16 * 1024 * 1024
+
+
+def _read_plot(path) -> bytes | None:
+    """The picture's bytes, or None when there is no usable one: opened without
+    blocking and checked on the open file (a FIFO or folder in its place, or a huge
+    file, is no picture and must not hang or exhaust a worker)."""
     try:
-        return send_file(_plot_path(_known_version(version)), mimetype="image/png", max_age=3600)
-    except FileNotFoundError:
-        raise VersionNotFound(f"version {version} has no decision-boundary picture") from None
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_PLOT_BYTES:
+            return None
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            return stream.read(MAX_PLOT_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+
+
+@api.get("/models/<version>/plot.png")
+def model_plot(version: str):
+    number = _known_version(_path_version(version))
+    picture = _read_plot(_plot_path(number))
+    if picture is None:
+        raise VersionNotFound(f"version {number} has no decision-boundary picture")
+    response = Response(picture, mimetype="image/png")
+    response.cache_control.max_age = 3600
+    return response
 
 
 @api.get("/metrics")

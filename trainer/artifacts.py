@@ -10,17 +10,18 @@ the trainer and the service both use it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from trainer.npz_archive import ArchiveError, read_arrays
 from trainer.network import ACTIVATIONS, Layer, layer_sizes_of
 
 FORMAT_VERSION = 1
@@ -32,7 +33,15 @@ _REQUIRED_METADATA = ("name", "version", "created_at", "layer_sizes", "activatio
 
 
 class ArtifactError(ValueError):
-    """A model file that cannot be used; the message says which and why."""
+    """A model file that cannot be used; the message says which and why, in one line
+    of at most ``MAX_REASON_CHARS``, whatever the file holds."""
+
+    def __init__(self, message: str):
+        message = " ".join(str(message).split())
+        super().__init__(message if len(message) <= MAX_REASON_CHARS else message[: MAX_REASON_CHARS - 3] + "...")
+
+
+MAX_REASON_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -106,71 +115,133 @@ def decode(arrays: dict[str, np.ndarray]) -> ModelArtifact:
     return ModelArtifact(layers, metadata)
 
 
+MAX_METADATA_CHARS = 1024 * 1024
+MAX_METADATA_DEPTH = 32
+MAX_LAYERS = 16
+_INT64 = range(-(2**63), 2**63)
+
+
+def _json_int(text: str) -> int:
+    """JSON integers within int64, checked on the digits before ``int`` sees them
+    (a 5,000-digit integer would otherwise meet Python's own digit limit)."""
+    if len(text) > 20 or int(text) not in _INT64:
+        raise ValueError(f"integer {text[:24]}... is outside the 64-bit range")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:24]} is too large for a double")
+    return value
+
+
+def _json_constant(text: str):
+    raise ValueError(f"{text} is not JSON")
+
+
+def _depth(value) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_METADATA_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _parse_metadata_json(text: str) -> dict:
+    if len(text) > MAX_METADATA_CHARS:
+        raise ArtifactError(f"metadata is {len(text)} characters, over the {MAX_METADATA_CHARS} limit")
+    try:
+        metadata = json.loads(text, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
+    except json.JSONDecodeError as error:
+        raise ArtifactError(f"metadata is not JSON: {error.msg} at character {error.pos}") from None
+    except RecursionError:
+        raise ArtifactError("metadata is nested too deeply") from None
+    except ValueError as error:
+        raise ArtifactError(f"metadata holds a bad number: {error}") from None
+    if _depth(metadata) > MAX_METADATA_DEPTH:
+        raise ArtifactError(f"metadata is nested more than {MAX_METADATA_DEPTH} deep")
+    if not isinstance(metadata, dict):
+        raise ArtifactError("metadata must be a JSON object")
+    try:  # what the service sends back must encode: no lone surrogates
+        json.dumps(metadata, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ArtifactError("metadata holds text that is not valid Unicode") from None
+    return metadata
+
+
 def _decode_metadata(array) -> dict:
     if array is None or array.shape != () or array.dtype.kind != "U":
         raise ArtifactError("metadata must be a 0-d string array")
-    try:
-        metadata = json.loads(str(array))
-    except json.JSONDecodeError as error:
-        raise ArtifactError(f"metadata is not JSON: {error.msg}") from None
-    if not isinstance(metadata, dict):
-        raise ArtifactError("metadata must be a JSON object")
+    metadata = _parse_metadata_json(str(array))
     missing = [key for key in _REQUIRED_METADATA if key not in metadata]
     if missing:
         raise ArtifactError(f"metadata lacks {', '.join(missing)}")
     sizes = metadata["layer_sizes"]
     if (
         not isinstance(sizes, list)
-        or len(sizes) < 2
+        or not 2 <= len(sizes) <= MAX_LAYERS + 1
         or not all(type(size) is int and 0 < size <= 4096 for size in sizes)
         or sizes[0] != 2
         or sizes[-1] != 1
     ):
-        raise ArtifactError(f"layer_sizes {sizes!r} must run from 2 inputs to 1 output")
-    if metadata["activation"] not in ACTIVATIONS:
-        raise ArtifactError(f"activation {metadata['activation']!r} is not one of {', '.join(ACTIVATIONS)}")
+        raise ArtifactError(f"layer_sizes {_short(sizes)} must run from 2 inputs to 1 output, "
+                            f"in at most {MAX_LAYERS} layers of at most 4096 units")
+    if not isinstance(metadata["activation"], str) or metadata["activation"] not in ACTIVATIONS:
+        raise ArtifactError(f"activation {_short(metadata['activation'])} is not one of {', '.join(ACTIVATIONS)}")
     if metadata["format_version"] != FORMAT_VERSION:
-        raise ArtifactError(f"format_version {metadata['format_version']!r} is not {FORMAT_VERSION}")
+        raise ArtifactError(f"format_version {_short(metadata['format_version'])} is not {FORMAT_VERSION}")
     if type(metadata["version"]) is not int or metadata["version"] < 1:
-        raise ArtifactError(f"version {metadata['version']!r} must be a positive integer")
+        raise ArtifactError(f"version {_short(metadata['version'])} must be a positive integer")
     return metadata
 
 
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def read_model(path: str | Path) -> ModelArtifact:
-    """Load and validate one model file, without pickle; ``ArtifactError`` if unusable."""
+    """Load and validate one model file, without pickle: a ``ModelArtifact``, or
+    ``ArtifactError`` with a one-line reason, whatever the bytes on disk are."""
     path = Path(path)
     try:
-        status = path.stat()
-        if not stat.S_ISREG(status.st_mode):  # a FIFO would block the reader for good
-            raise ArtifactError(f"{path.name}: not a regular file")
-        size = status.st_size
-        if size > MAX_FILE_BYTES:
-            raise ArtifactError(f"{path.name}: {size} bytes is over the {MAX_FILE_BYTES} limit")
-        with open(path, "rb") as stream:  # ours to close, even when np.load fails half-way
-            archive = np.load(stream, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ArtifactError(f"{path.name}: not an .npz archive")
-            _check_unpacked_size(archive.zip, path)
-            arrays = {key: archive[key] for key in archive.files}
-    except ArtifactError:
-        raise
-    except FileNotFoundError:
-        raise ArtifactError(f"{path.name}: no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise ArtifactError(f"{path.name}: not a readable model file ({type(error).__name__}: {error})") from None
-    try:
+        arrays = _read_archive(path)
         artifact = decode(arrays)
     except ArtifactError as error:
         raise ArtifactError(f"{path.name}: {error}") from None
+    except ArchiveError as error:
+        raise ArtifactError(f"{path.name}: {error}") from None
+    except FileNotFoundError:
+        raise ArtifactError(f"{path.name}: no such file") from None
+    except OSError as error:
+        raise ArtifactError(f"{path.name}: cannot be read ({error.strerror or type(error).__name__})") from None
+    except Exception as error:  # the last line of defence: a model file never escapes as anything else
+        raise ArtifactError(f"{path.name}: not a readable model file ({type(error).__name__}: {error})") from None
     if path.name != f"{artifact.version}.npz":
         raise ArtifactError(f"{path.name}: its metadata says version {artifact.version}")
     return artifact
 
 
-def _check_unpacked_size(archive: zipfile.ZipFile, path: Path) -> None:
-    unpacked = sum(info.file_size for info in archive.infolist())
-    if unpacked > MAX_FILE_BYTES:
-        raise ArtifactError(f"{path.name}: unpacks to {unpacked} bytes, over the {MAX_FILE_BYTES} limit")
+def _read_archive(path: Path) -> dict[str, np.ndarray]:
+    """Opened without blocking (a FIFO swapped in after a check would block an open
+    for good), then checked on the open file itself: regular, and not too large."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise ArtifactError("not a regular file")
+        if status.st_size > MAX_FILE_BYTES:
+            raise ArtifactError(f"{status.st_size} bytes is over the {MAX_FILE_BYTES} limit")
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            return read_arrays(stream, MAX_FILE_BYTES)
+    finally:
+        os.close(descriptor)
 
 
 def write_model(models_dir: str | Path, name: str, layers: list[Layer], metadata: dict) -> tuple[Path, int]:

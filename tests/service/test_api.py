@@ -1,11 +1,14 @@
 """The HTTP contract, through Flask's test client."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.app import create_app
+from service.settings import Settings
 from tests.service.conftest import numpy_probabilities, write_version
 
 
@@ -218,3 +221,37 @@ def test_openapi_document_describes_the_schemas(client):
     assert request_schema["additionalProperties"] is False
     assert set(document["paths"]) >= {"/predict", "/health", "/health/live", "/models", "/models/{version}",
                                       "/metrics", "/openapi.json"}
+
+
+def test_only_bad_files_boot_an_app_that_says_why_then_serves_the_first_valid_one(tmp_path, trained_layers):
+    import zipfile
+
+    folder = tmp_path / "models" / "moons"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "1.npz", "w") as archive:
+        archive.writestr("metadata", b"{}")
+    app = create_app(Settings(models_dir=tmp_path / "models", reload_interval_s=0, access_log_flush_s=0),
+                     start_reloader=False)
+    client = app.test_client()
+    error = _error(client.get("/health"), 503, "no_model_loaded")
+    assert "none of the 1 version file(s)" in error["message"]
+    listing = client.get("/models")
+    assert listing.status_code == 200 and listing.get_json()["versions"][0]["status"] == "refused"
+    assert client.get("/models/1").status_code == 200
+    write_version(tmp_path / "models", trained_layers)
+    app.extensions["moonserve"].registry.refresh()
+    assert client.get("/health").get_json()["model"]["version"] == 2
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "huge"])
+def test_a_plot_that_is_no_picture_is_404_without_blocking(client, models_dir, kind):
+    plot = models_dir / "moons" / "1.png"
+    plot.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(plot)
+    elif kind == "folder":
+        plot.mkdir()
+    else:
+        with open(plot, "wb") as stream:
+            stream.truncate(17 * 1024 * 1024)
+    _error(client.get("/models/1/plot.png"), 404, "version_not_found")

@@ -125,3 +125,54 @@ def test_sigterm_lets_requests_in_flight_finish(tmp_path, models_dir):
         assert server.process.wait(timeout=30) == 0
         with pytest.raises(requests.ConnectionError):
             requests.get(server.url + "/health/live", timeout=2)
+
+
+def _file_the_old_reader_choked_on(path):
+    """A header declaring a terabyte array: the old reader let NumPy try to allocate
+    it, the MemoryError aborted refresh(), and a worker restarting beside it failed."""
+    import zipfile
+
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 60000000000000), }"
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+        archive.writestr("w1.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+
+
+def _served_version(server):
+    response = requests.post(server.url + "/predict", json={"instances": [[0, 1]]}, timeout=5)
+    return response.json()["model"]["version"] if response.status_code == 200 else None
+
+
+def test_a_bad_file_never_stops_serving_nor_a_worker_from_booting(tmp_path, trained_layers):
+    """The server starts with only a bad file (it boots, and says why it is not
+    ready), serves the first valid file that appears, keeps serving a newer valid
+    one beside another bad file, and a worker killed with the bad files present is
+    replaced by one that boots and serves."""
+    folder = tmp_path / "models" / "moons"
+    folder.mkdir(parents=True)
+    _file_the_old_reader_choked_on(folder / "1.npz")
+    with running_service(tmp_path, tmp_path / "models", ready_path="/health/live", reload_interval_s=0.3) as server:
+        health = requests.get(server.url + "/health", timeout=5)
+        assert health.status_code == 503 and "none of the 1 version file(s)" in health.json()["error"]["message"]
+        assert requests.get(server.url + "/models", timeout=5).status_code == 200
+        write_version(tmp_path / "models", trained_layers)  # 2
+        _file_the_old_reader_choked_on(folder / "3.npz")
+        write_version(tmp_path / "models", trained_layers)  # 4
+        assert wait_until(lambda: all(_served_version(server) == 4 for _ in range(6)), 10)
+        with Load(server.url, threads=2) as load:
+            time.sleep(0.5)
+            victim = server.worker_pids()[0]
+            os.kill(victim, signal.SIGKILL)
+            assert wait_until(lambda: victim not in server.worker_pids() and len(server.worker_pids()) == 2, 20)
+            assert wait_until(lambda: server.booted_workers() >= 3, 20), server.log()[-2000:]
+            time.sleep(1.0)
+        assert server.process.poll() is None, server.log()[-2000:]
+        assert len(load.failures()) <= 2, load.failures()  # at most those in flight on the victim
+        assert {version for _, status, version in load.results if status == 200} == {4}
+        listing = requests.get(server.url + "/models", timeout=5)
+        assert listing.status_code == 200
+        statuses = {entry["version"]: entry["status"] for entry in listing.json()["versions"]}
+        assert statuses[1] == statuses[3] == "refused" and statuses[4] == "served"
+        assert metric(scrape(server), "moonserve_model_loads_total", result="failure") >= 2 * 2 + 1
+        assert "Worker failed to boot" not in server.log()

@@ -84,3 +84,30 @@ def test_a_network_too_large_for_python_floats_is_served_with_numpy(tmp_path):
     probabilities, labels = predict_lists(model, [(0.5, -0.4)])
     assert probabilities == predict_proba(layers, np.array([[0.5, -0.4]]), "sigmoid").tolist()
     assert labels == [int(probabilities[0] >= 0.5)]
+
+
+def _archive_with_a_raw_member(path):
+    """A file on which the old reader raised AttributeError (NumPy hands back bytes
+    for a member without the .npy suffix), aborting the whole refresh."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata", b"{}")
+        archive.writestr("w1", b"raw")
+
+
+def test_a_file_that_broke_the_reader_is_refused_alone(models_dir, trained_layers):
+    _archive_with_a_raw_member(models_dir / "moons" / "2.npz")
+    write_version(models_dir, trained_layers)  # 3, newer and valid
+    registry, events = _registry(models_dir)
+    snapshot = registry.refresh()
+    assert snapshot.served.version == 3 and sorted(snapshot.models) == [1, 3]
+    assert list(snapshot.refused) == [2] and "not an array name" in snapshot.refused[2]
+    assert sorted(events, key=lambda e: e[0])[1][0] == 2 and events.count((3, None)) == 1
+
+
+def test_an_unreadable_models_folder_is_no_model_not_a_crash(tmp_path):
+    (tmp_path / "models").write_text("a file where the folder should be")
+    registry, _ = _registry(tmp_path / "models" / "inside")
+    snapshot = registry.refresh()
+    assert snapshot.served is None and "no model versions" in snapshot.reason
