@@ -29,6 +29,12 @@ class MalformedJson(ApiError):
     status, code = 400, "malformed_json"
 
 
+class MalformedBody(ApiError):
+    """A body whose framing is broken: cut short, or bad chunked encoding."""
+
+    status, code = 400, "malformed_body"
+
+
 class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 

@@ -11,6 +11,7 @@ wait for the rest of it before closing the connection.
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 import threading
 import time
@@ -18,9 +19,14 @@ import time
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.errors import BodyTimeout, MalformedJson
+from gunicorn.http.body import ChunkedReader
+from gunicorn.http.errors import ParseException
+
+from service.content_encoding import content_encoding, inflate
+from service.errors import BodyTimeout, MalformedBody
 
 _CHUNK = 256 * 1024
+_DIGITS = re.compile(r"[0-9]{1,18}")  # str.isdigit() also takes "²", which int() then refuses
 
 
 def content_type(environ: dict) -> str:
@@ -82,35 +88,67 @@ _watchdog = _Watchdog()
 
 
 def read_body(environ: dict, max_bytes: int, timeout_s: float) -> bytes:
-    """The body of the request whose WSGI ``environ`` this is; 413 when it is (or
-    announces being) over ``max_bytes``, 408 when it has not all arrived within
-    ``timeout_s``, 400 when it ends early."""
+    """The body of the request whose WSGI ``environ`` this is, decompressed: 413 when
+    it is (or announces being, or inflates to) over ``max_bytes``, 408 when it has not
+    all arrived within ``timeout_s``, 400 when it ends early or its chunked framing is
+    broken, 415 for a ``Content-Encoding`` other than gzip, deflate or identity."""
+    encoding = content_encoding(environ)
     client = environ.get("gunicorn.socket")
     length = environ.get("CONTENT_LENGTH", "")
-    expected = int(length) if length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ else None
+    chunked = "HTTP_TRANSFER_ENCODING" in environ
+    expected = int(length) if _DIGITS.fullmatch(length) and not chunked else None
     if expected is None and not environ.get("wsgi.input_terminated"):
-        return request.get_data(cache=False)  # werkzeug enforces MAX_CONTENT_LENGTH
+        return inflate(request.get_data(cache=False), encoding, max_bytes)  # werkzeug enforces MAX_CONTENT_LENGTH
     if expected is not None and expected > max_bytes:
         _stop_reading(client)
         raise RequestEntityTooLarge()
+    stream = environ["wsgi.input"]
+    if chunked:
+        _refuse_large_chunks(stream, max_bytes)
     token = _watchdog.watch(client, time.monotonic() + timeout_s) if client is not None else None
+    broken = None
     try:
-        body = _read_until(environ["wsgi.input"], expected, max_bytes)
+        body = _read_until(stream, expected, max_bytes)
     except RequestEntityTooLarge:
         _stop_reading(client)
         raise
+    except ParseException as error:  # gunicorn's chunked decoder: a bad size line, terminator or trailer
+        body, broken = b"", f"the chunked body is malformed ({type(error).__name__}: {str(error)[:80]})"
     except OSError:
-        body = b""
+        body, broken = b"", "the chunked body ended before its last chunk" if chunked else None
     finally:
         timed_out = token is not None and _watchdog.release(token)
     if timed_out:
         raise BodyTimeout(f"the request body did not arrive within {timeout_s:g} s")
+    if broken:
+        _stop_reading(client)
+        raise MalformedBody(broken)
     if expected is not None and len(body) != expected:
         _stop_reading(client)
-        raise MalformedJson(f"the body ended after {len(body)} of its {expected} bytes")
-    return body
+        raise MalformedBody(f"the body ended after {len(body)} of its {expected} bytes")
+    return inflate(body, encoding, max_bytes)
 
 
+def _refuse_large_chunks(stream, max_bytes: int) -> None:
+    """Make gunicorn's chunked reader refuse, as soon as it reads a chunk's size line,
+    a chunk that would take the body past ``max_bytes``: 413 at once, not 408 once the
+    client has failed to send it. Wraps this one request's reader (an instance
+    attribute, read by its parser when it reads the next size line); anything else
+    is left as it is, and the limit is then enforced on the bytes that arrive."""
+    reader = getattr(stream, "reader", None)
+    if not isinstance(reader, ChunkedReader) or not callable(getattr(reader, "parse_chunk_size", None)):
+        return
+    parse_chunk_size = reader.parse_chunk_size
+    declared = [0]
+
+    def parse_within_limit(*args, **kwargs):
+        size, rest = parse_chunk_size(*args, **kwargs)
+        declared[0] += size
+        if declared[0] > max_bytes:
+            raise RequestEntityTooLarge()
+        return size, rest
+
+    reader.parse_chunk_size = parse_within_limit
 def _read_until(stream, expected: int | None, max_bytes: int) -> bytes:
     parts, total = [], 0
     while expected is None or total < expected:

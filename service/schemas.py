@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Row = tuple[FiniteNumber, FiniteNumber]
+
+
+ROWS = TypeAdapter(list[Row])
+"""Rows alone, every problem reported (no ``fail_fast``): see ``problems``."""
 
 
 class _Strict(BaseModel):
@@ -19,7 +23,7 @@ def make_predict_request(max_batch: int) -> type[BaseModel]:
     return create_model(
         "PredictRequest",
         __base__=_Strict,
-        instances=(Annotated[list[Row], Field(min_length=1, max_length=max_batch,
+        instances=(Annotated[list[Row], Field(min_length=1, max_length=max_batch, fail_fast=True,
                                               description="Rows of two finite numbers [x1, x2].")], ...),
         version=(Annotated[int | None, Field(default=None, strict=True, ge=1,
                                              description="A loaded model version; default: the served one.")], None),

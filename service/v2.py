@@ -31,7 +31,7 @@ def _model(model_name: str, version: str | None):
     state = service_state()
     if model_name != state.settings.model_name:
         raise VersionNotFound(f"unknown model {model_name!r}; this server serves {state.settings.model_name!r}")
-    if version is not None and not VERSION_TEXT.match(version):
+    if version is not None and not VERSION_TEXT.fullmatch(version):
         raise V2Error(f"model version must be a positive integer, got {version!r}")
     return choose_model(state.registry.snapshot, int(version) if version is not None else None)
 
@@ -88,8 +88,6 @@ def model_config(model_name: str):
 @v2.post("/models/<model_name>/infer", defaults={"version": None})
 @v2.post("/models/<model_name>/versions/<version>/infer")
 def infer(model_name: str, version: str | None):
-    if request.headers.get("Content-Encoding", "identity") != "identity":
-        raise V2Error("compressed request bodies are not supported; send Content-Encoding: identity")
     model = _model(model_name, version)
     request.environ[MODEL_VERSION] = model.version
     state = service_state()

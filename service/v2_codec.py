@@ -7,6 +7,7 @@ model's answers in, response bytes and headers out. Every problem is a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,6 +19,7 @@ INPUT_NAME = "X"
 OUTPUTS = ("probability", "label")
 FLOAT_TYPES = {"FP32": np.dtype("<f4"), "FP64": np.dtype("<f8")}
 HEADER_LENGTH = "Inference-Header-Content-Length"
+_DIGITS = re.compile(r"[0-9]{1,18}")  # str.isdigit() also takes "²", which int() then refuses
 
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -81,7 +83,7 @@ def parse_infer(body: bytes, header_length: str | None, max_batch: int) -> Parse
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     if header_length is None:
         return body, b""
-    if not header_length.isdigit() or not 0 < int(header_length) <= len(body):
+    if not _DIGITS.fullmatch(header_length) or not 0 < int(header_length) <= len(body):
         raise V2BadRequest(f"{HEADER_LENGTH} must be a whole number from 1 to the body's {len(body)} bytes, "
                            f"got {header_length!r}")
     return body[: int(header_length)], body[int(header_length):]
@@ -132,15 +134,29 @@ def _json_values(data: list, dtype: np.dtype, count: int) -> np.ndarray:
     return values
 
 
+def _flag(parameters: dict | None, key: str, default: bool, where: str) -> bool:
+    """A boolean parameter: JSON true or false only (the string "false" is not false)."""
+    value = (parameters or {}).get(key, default)
+    if type(value) is not bool:
+        raise V2BadRequest(f"{where}.{key} must be true or false, got {_short(value)}")
+    return value
+
+
+def _short(value) -> str:
+    text = orjson.dumps(value, default=str).decode()
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
 def _requested_outputs(request: InferRequest) -> dict[str, bool]:
-    binary_default = bool((request.parameters or {}).get("binary_data_output", False))
+    binary_default = _flag(request.parameters, "binary_data_output", False, "parameters")
     if request.outputs is None:
         return {name: binary_default for name in OUTPUTS}
     chosen = {}
-    for output in request.outputs:
+    for index, output in enumerate(request.outputs):
         if output.name not in OUTPUTS:
-            raise V2BadRequest(f"unknown output {output.name!r}; outputs are {', '.join(OUTPUTS)}")
-        chosen[output.name] = bool((output.parameters or {}).get("binary_data", binary_default))
+            raise V2BadRequest(f"unknown output {output.name[:40]!r}; outputs are {', '.join(OUTPUTS)}")
+        chosen[output.name] = _flag(output.parameters, "binary_data", binary_default,
+                                    f"outputs.{index}.parameters")
     return chosen
 
 

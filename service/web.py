@@ -7,9 +7,10 @@ import re
 import orjson
 from flask import Response, current_app
 
-VERSION_TEXT = re.compile(r"^[1-9][0-9]{0,17}$")
-"""A model version as it may appear in a URL or query: a positive integer, no sign,
-no leading zero, small enough for an int64."""
+VERSION_TEXT = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
+"""A model version as it may appear in a URL or query: a positive integer in ASCII
+digits, no sign, no space, no leading zero, small enough for an int64. Use it with
+``fullmatch``: ``$`` would let a trailing newline through."""
 
 
 def service_state():
