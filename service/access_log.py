@@ -23,11 +23,30 @@ BLOCK_BYTES = 4096
 """PIPE_BUF on Linux: the most one write to a pipe is guaranteed to keep whole."""
 
 
+MAX_LINE_BYTES = 2048
+"""A line's limit AFTER JSON escaping (a control character takes 6 bytes), well
+under a block, so that a block is always whole lines."""
+
+
+def _shortened(record: dict) -> bytes:
+    """``record`` as a line with its longest text field (the path, in practice) cut,
+    as encoded, until the line fits ``MAX_LINE_BYTES``; marked ``"truncated": true``."""
+    record = dict(record, truncated=True)
+    key = max((k for k, v in record.items() if isinstance(v, str)), key=lambda k: len(record[k]))
+    line = orjson.dumps(record) + b"\n"
+    while len(line) > MAX_LINE_BYTES and record[key]:
+        text, encoded = record[key], len(orjson.dumps(record[key]))
+        keep = max(encoded - (len(line) - MAX_LINE_BYTES) - 8, 0)  # bytes of it that may stay
+        record[key] = text[: len(text) * keep // encoded]
+        line = orjson.dumps(record) + b"\n"
+    return line
+
+
 class AccessLog:
     """Formats the lines in the same shape as ``jsonlog``'s, but not through the
     logging module, which costs more per record than a one-row prediction: orjson, and
     the timestamp's seconds part made once a second. A line stays under 4 KiB (the
-    observer cuts paths at 1 KiB), so a block never splits one."""
+    line is cut to ``MAX_LINE_BYTES`` after encoding), so a block never splits one."""
 
     def __init__(self, enabled: bool, flush_s: float, fd: int = 2):
         self.enabled = enabled
@@ -47,8 +66,11 @@ class AccessLog:
         if second != self._second:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
-        line = orjson.dumps({"ts": f"{self._stamp}.{int((now - second) * 1000):03d}Z", "level": "info",
-                             "logger": "moonserve.access", "message": "request", **entry}) + b"\n"
+        record = {"ts": f"{self._stamp}.{int((now - second) * 1000):03d}Z", "level": "info",
+                  "logger": "moonserve.access", "message": "request", **entry}
+        line = orjson.dumps(record) + b"\n"
+        if len(line) > MAX_LINE_BYTES:
+            line = _shortened(record)
         if self._flush_s <= 0:
             self._write_out(line)
             return

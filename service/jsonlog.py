@@ -23,7 +23,18 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return orjson.dumps({key: _bounded(value) for key, value in entry.items()}, default=str).decode()
+
+
+MAX_FIELD_CHARS = 4000
+"""No field of a log line is longer than this, whatever went into it (a traceback
+is the longest we write); so no line is much over a few times that."""
+
+
+def _bounded(value):
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+        return value[: MAX_FIELD_CHARS - 3] + "..."
+    return value
 
 
 def configure_logging(level: str) -> None:

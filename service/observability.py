@@ -18,7 +18,10 @@ from werkzeug.routing import Rule
 from service.access_log import AccessLog
 from service.metrics import ServiceMetrics
 
-_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+"""The methods counted by name; any other is counted as ``other``, so that a client
+inventing methods cannot add series to the metrics."""
 REQUEST_ID = "moonserve.request_id"
 MODEL_VERSION = "moonserve.model_version"
 ENDPOINT = "moonserve.endpoint"
@@ -56,7 +59,7 @@ class RequestObserver:
     def __call__(self, environ, start_response):
         started = time.perf_counter()
         offered = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = environ[REQUEST_ID] = offered if _CLIENT_REQUEST_ID.match(offered) else new_request_id()
+        request_id = environ[REQUEST_ID] = offered if _CLIENT_REQUEST_ID.fullmatch(offered) else new_request_id()
         status_seen = []
 
         def start_with_id(status, headers, exc_info=None):
@@ -77,14 +80,16 @@ class RequestObserver:
         key = (endpoint, method, code)
         counter = self._request_children.get(key)
         if counter is None:
-            counter = self._request_children[key] = self.metrics.requests.labels(endpoint, method, code)
+            counter = self.metrics.requests.labels(endpoint, method if method in METHODS else "other", code)
+            if method in METHODS:  # the cache is bounded as the labels are
+                self._request_children[key] = counter
         counter.inc()
         histogram = self._latency_children.get(endpoint)
         if histogram is None:
             histogram = self._latency_children[endpoint] = self.metrics.latency.labels(endpoint)
         histogram.observe(duration)
         if self.access_log.enabled:
-            self.access_log.write({"request_id": environ[REQUEST_ID], "method": method,
-                                   "path": environ.get("PATH_INFO", "")[:1024], "status": int(code),
+            self.access_log.write({"request_id": environ[REQUEST_ID], "method": method[:32],
+                                   "path": environ.get("PATH_INFO", ""), "status": int(code),
                                    "duration_ms": int(duration * 1e6) / 1000,  # round() costs more
                                    "model_version": environ.get(MODEL_VERSION)})

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.service.gunicorn_server import running_service
+from tests.service.gunicorn_server import running_service, wait_until
 
 ROW_BODY = json.dumps({"instances": [[0.5, -0.4], [0.0, 1.0]]}).encode()
 V2_BODY = json.dumps({"inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [0.5, -0.4]}]}).encode()
@@ -163,3 +163,67 @@ def test_a_chunk_declared_past_the_limit_is_413_before_it_arrives(chunked_server
     assert status == 413
     status, answer = _raw(chunked_server, b"%x\r\n" % len(ROW_BODY) + ROW_BODY + b"\r\n0\r\n\r\n")
     assert status == 200 and len(answer["predictions"]) == 2
+
+
+def _series(client) -> set[tuple]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = client.get("/metrics").get_data(as_text=True)
+    return {(sample.name, tuple(sorted(sample.labels.items())))
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def _hostile_traffic(client, rng, count: int) -> None:
+    """``count`` requests with made-up methods, paths, versions and request ids."""
+    import random
+    import string
+
+    def word(size):
+        return "".join(rng.choice(string.ascii_letters + string.digits + "-._~%") for _ in range(size))
+
+    templates = [lambda: f"/nope-{word(12)}", lambda: f"/models/{rng.randint(1, 10**12)}",
+                 lambda: f"/predict?version={rng.choice([str(rng.randint(2, 10**9)), word(5)])}",
+                 lambda: f"/v2/models/{word(8)}/infer", lambda: f"/v2/models/moons/versions/{word(4)}/infer",
+                 lambda: "/predict"]
+    for _ in range(count):
+        method = rng.choice(["POST", "GET", "".join(rng.choice(string.ascii_uppercase) for _ in range(rng.randint(3, 12)))])
+        client.open(rng.choice(templates)(), method=method, data=b'{"instances": [[1, 2]]}',
+                    headers={"Content-Type": "application/json", "X-Request-ID": word(rng.randint(1, 300))})
+    assert isinstance(rng, random.Random)
+
+
+def test_nothing_a_client_sends_adds_metric_series(client):
+    import random
+
+    client.get("/metrics")  # a scrape counts itself
+    _hostile_traffic(client, random.Random(1), 300)  # every kind of answer once at least
+    before = _series(client)
+    _hostile_traffic(client, random.Random(2), 1000)
+    after = _series(client)
+    assert after == before, sorted(after - before)[:10]
+    methods = {dict(labels).get("method") for name, labels in after if name == "moonserve_requests_total"}
+    assert methods <= {"GET", "POST", "other"}
+
+
+def test_made_up_methods_count_as_other_through_gunicorn(chunked_server):
+    from tests.service.test_gunicorn import metric, scrape
+
+    before = scrape(chunked_server)
+    for index in range(40):
+        with socket.create_connection(("127.0.0.1", chunked_server.port), timeout=10) as client:
+            client.sendall(f"MADEUP{index} /predict HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+            while client.recv(65536):
+                pass
+    after = scrape(chunked_server)
+    labels = {"endpoint": "unmatched", "method": "other", "status": "405"}  # 405: no rule matched
+    assert metric(after, "moonserve_requests_total", **labels) - metric(before, "moonserve_requests_total", **labels) == 40
+    assert not any(dict(labels).get("method", "").startswith("MADEUP") for _, labels in after)
+
+
+def test_access_lines_stay_short_after_escaping(chunked_server):
+    path = "/" + "%01" * 1500 + "%E2%80%A8" * 300  # under gunicorn's 8190-byte request line
+    requests.get(chunked_server.url + path, headers={"X-Request-ID": "long-path"}, timeout=5)
+    assert wait_until(lambda: b'"long-path"' in chunked_server.log_path.read_bytes(), 10)
+    line = next(raw for raw in chunked_server.log_path.read_bytes().splitlines() if b'"long-path"' in raw)
+    entry = json.loads(line)
+    assert len(line) + 1 <= 2048 and entry["truncated"] is True and entry["path"].startswith("/\x01\x01")
