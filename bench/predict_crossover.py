@@ -18,7 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer.network import compile_predict, compile_predict_rows, init_layers, multiply_adds  # noqa: E402
+from trainer.inference import compile_predict, compile_predict_rows  # noqa: E402
+from trainer.network import init_layers, multiply_adds  # noqa: E402
 
 
 def main() -> int:

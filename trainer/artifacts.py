@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.inference import check_weights
 from trainer.npz_archive import ArchiveError, read_arrays
 from trainer.network import ACTIVATIONS, Layer, layer_sizes_of
 
@@ -97,7 +98,8 @@ def encode(layers: list[Layer], metadata: dict) -> dict[str, np.ndarray]:
 
 def decode(arrays: dict[str, np.ndarray]) -> ModelArtifact:
     """Validate a model file's arrays: keys, shapes that chain from 2 inputs to 1
-    output, finite float64 values, and metadata that parses and agrees."""
+    output, finite float64 values of at most 2**64 in magnitude (``check_weights``),
+    and metadata that parses and agrees."""
     metadata = _decode_metadata(arrays.get("metadata"))
     count = len(metadata["layer_sizes"]) - 1
     expected = {"metadata"} | {f"{kind}{i}" for i in range(1, count + 1) for kind in "wb"}
@@ -109,9 +111,11 @@ def decode(arrays: dict[str, np.ndarray]) -> ModelArtifact:
         for key, array, shape in ((f"w{index}", weights, (fan_in, fan_out)), (f"b{index}", bias, (1, fan_out))):
             if array.dtype != np.float64 or array.shape != shape:
                 raise ArtifactError(f"{key} is {array.dtype} {array.shape}, expected float64 {shape}")
-            if not np.all(np.isfinite(array)):
-                raise ArtifactError(f"{key} holds values that are not finite")
         layers.append((weights, bias))
+    try:
+        check_weights(layers)
+    except ValueError as error:
+        raise ArtifactError(str(error)) from None
     return ModelArtifact(layers, metadata)
 
 

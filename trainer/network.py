@@ -8,8 +8,7 @@ rows are samples. No I/O and no global state: randomness comes in as an argument
 
 from __future__ import annotations
 
-import math
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -24,12 +23,11 @@ class Activation(NamedTuple):
     from the output ``h``; the order of the multiplications is the reference's, so the
     trainer reproduces its figures to the last bit. ``apply_to_negated(-z)``, where
     given, is ``apply(z)`` from the negated pre-activation, one operation shorter.
-    ``of_number(z)`` is the activation of one Python float.
+    The forward pass as served is ``trainer.inference``'s.
     """
 
     apply: Callable[[np.ndarray], None]
     scale_by_derivative: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
-    of_number: Callable[[float], float]
     apply_to_negated: Callable[[np.ndarray], None] | None = None
 
 
@@ -44,13 +42,6 @@ def _sigmoid_of_negated(negated: np.ndarray) -> None:
     np.exp(negated, out=negated)
     negated += 1.0
     np.divide(1.0, negated, out=negated)
-
-
-def _sigmoid_of_number(z: float) -> float:
-    try:
-        return 1.0 / (1.0 + math.exp(-z))
-    except OverflowError:  # exp(-z) past the largest double: NumPy's inf gives exactly 0 too
-        return 0.0
 
 
 def _sigmoid_derivative(delta: np.ndarray, h: np.ndarray, scratch: np.ndarray) -> None:
@@ -73,19 +64,15 @@ def _relu(z: np.ndarray) -> None:
     np.maximum(z, 0.0, out=z)
 
 
-def _relu_of_number(z: float) -> float:
-    return z if z > 0.0 or z != z else 0.0  # NaN stays NaN, as with np.maximum
-
-
 def _relu_derivative(delta: np.ndarray, h: np.ndarray, scratch: np.ndarray) -> None:
     np.greater(h, 0.0, out=scratch)
     delta *= scratch
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation(_sigmoid, _sigmoid_derivative, _sigmoid_of_number, _sigmoid_of_negated),
-    "tanh": Activation(_tanh, _tanh_derivative, math.tanh),
-    "relu": Activation(_relu, _relu_derivative, _relu_of_number),
+    "sigmoid": Activation(_sigmoid, _sigmoid_derivative, _sigmoid_of_negated),
+    "tanh": Activation(_tanh, _tanh_derivative),
+    "relu": Activation(_relu, _relu_derivative),
 }
 
 
@@ -165,81 +152,9 @@ def forward(layers: list[Layer], x: np.ndarray, activation: str) -> list[np.ndar
     return outputs
 
 
-def compile_predict(layers: list[Layer], activation: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``predict_proba`` for fixed layers, a little faster per call: sigmoid layers
-    keep negated copies of their weights, so ``x @ -W + -b`` gives ``-z`` exactly and
-    the sigmoid starts from it. Same results to the bit."""
-    steps = []
-    for (weights, bias), kind in zip(layers, layer_activations(len(layers), activation)):
-        if kind.apply_to_negated is not None:
-            steps.append((-weights, -bias, kind.apply_to_negated))
-        else:
-            steps.append((weights, bias, kind.apply))
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            for weights, bias, apply in steps:
-                x = x @ weights
-                x += bias
-                apply(x)
-        return x[:, 0]
-
-    return predict
-
-
 def multiply_adds(layers: list[Layer]) -> int:
     """Multiply-adds per row of a forward pass: 9 for the reference network."""
     return sum(weights.size for weights, _ in layers)
-
-
-def compile_predict_rows(layers: list[Layer], activation: str) -> Callable[[Sequence[Sequence[float]]], list[float]]:
-    """``predict_proba`` for rows of Python numbers, computed with Python floats.
-
-    For a request of a row or two, the dozen NumPy calls of ``compile_predict`` cost
-    far more than the arithmetic; this is several times faster while rows times
-    ``multiply_adds`` stays below a few dozen, and slower beyond. The operations are
-    NumPy's (products summed, then the bias, then the activation), so results agree
-    with ``compile_predict`` to within a few units in the last place; NumPy itself
-    differs by one unit between batch sizes for about one row in twenty.
-
-    The function is generated as straight-line Python with the weights as constants
-    (``predict_rows_source``): for the reference network a row costs 0.7 us this way
-    against 2.2 us looping over lists of weights. Meant for small networks, at most
-    ``MAX_GENERATED_MULTIPLY_ADDS``.
-    """
-    namespace = {f"activation_{index}": kind.of_number
-                 for index, kind in enumerate(layer_activations(len(layers), activation))}
-    exec(predict_rows_source(layers), namespace)  # the source holds only numbers and fixed names
-    return namespace["predict"]
-
-
-MAX_GENERATED_MULTIPLY_ADDS = 4096
-"""Beyond this, generated source would take longer to compile than it could save."""
-
-
-def predict_rows_source(layers: list[Layer]) -> str:
-    """The source of ``predict(rows)`` for ``layers``: unit ``j`` of layer ``l`` is
-    ``activation_l(v0 * w0j + v1 * w1j + ... + bj)``, summed left to right, and only
-    the first output unit of the last layer is computed."""
-    if multiply_adds(layers) > MAX_GENERATED_MULTIPLY_ADDS:
-        raise ValueError(f"a network of {multiply_adds(layers)} multiply-adds is too large for Python floats")
-    inputs = [f"x{i}" for i in range(layers[0][0].shape[0])]
-    lines = ["def predict(rows):", "    probabilities = []", f"    for {', '.join(inputs)}, in rows:"]
-    for index, (weights, bias) in enumerate(layers):
-        units = 1 if index == len(layers) - 1 else weights.shape[1]
-        outputs = [f"h{index}_{j}" for j in range(units)]
-        for j, output in enumerate(outputs):
-            terms = [f"{value} * {_literal(weight)}" for value, weight in zip(inputs, weights[:, j].tolist())]
-            lines.append(f"        {output} = activation_{index}({' + '.join(terms)} + {_literal(bias[0, j])})")
-        inputs = outputs
-    lines += [f"        probabilities.append({inputs[0]})", "    return probabilities"]
-    return "\n".join(lines) + "\n"
-
-
-def _literal(number) -> str:
-    """A float as source that evaluates to exactly it (repr round-trips; inf and nan are no literals)."""
-    number = float(number)
-    return f"({number!r})" if math.isfinite(number) else f"float({str(number)!r})"
 
 
 def predict_proba(layers: list[Layer], x: np.ndarray, activation: str) -> np.ndarray:

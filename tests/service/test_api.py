@@ -12,7 +12,7 @@ from service.settings import Settings
 from tests.service.conftest import numpy_probabilities, write_version
 
 
-@pytest.mark.parametrize("count", [1, 20, 21, 40])  # up to 20 rows in Python floats, more with NumPy
+@pytest.mark.parametrize("count", [1, 24, 25, 40])  # up to 24 rows in Python floats, more with NumPy
 def test_predict_matches_numpy_forward_pass(client, trained_layers, count):
     rows = ([[0.5, -0.4], [1e6, -1e6], [-1.0, 0.5], [2, 0]] + np.random.default_rng(5).normal(size=(36, 2)).tolist())[:count]
     response = client.post("/predict", json={"instances": rows})
