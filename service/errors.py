@@ -35,6 +35,10 @@ class MalformedBody(ApiError):
     status, code = 400, "malformed_body"
 
 
+class UnsupportedTransferCoding(ApiError):
+    status, code = 501, "not_implemented"
+
+
 class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 

@@ -27,9 +27,10 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 bind = [_settings.bind]
 workers = _settings.workers
-# gthread: a thread pool per worker with keep-alive; worker_connections caps the
+# gthread (a thread pool per worker with keep-alive), with deadlines on slow clients
+# and JSON protocol errors: service/gunicorn_worker.py. worker_connections caps the
 # connections one worker holds so that keep-alive clients spread over workers.
-worker_class = "gthread"
+worker_class = "service.gunicorn_worker.MoonserveWorker"
 threads = _settings.threads
 worker_connections = _settings.worker_connections
 keepalive = _settings.keepalive_s

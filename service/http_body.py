@@ -10,10 +10,7 @@ wait for the rest of it before closing the connection.
 
 from __future__ import annotations
 
-import itertools
 import re
-import socket
-import threading
 import time
 
 from flask import request
@@ -23,7 +20,8 @@ from gunicorn.http.body import ChunkedReader
 from gunicorn.http.errors import ParseException
 
 from service.content_encoding import content_encoding, inflate
-from service.errors import BodyTimeout, MalformedBody
+from service.deadlines import ReadDeadlines, stop_reading
+from service.errors import BodyTimeout, MalformedBody, UnsupportedTransferCoding
 
 _CHUNK = 256 * 1024
 _DIGITS = re.compile(r"[0-9]{1,18}")  # str.isdigit() also takes "²", which int() then refuses
@@ -34,57 +32,7 @@ def content_type(environ: dict) -> str:
     return environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
 
 
-def _stop_reading(client: socket.socket | None) -> None:
-    if client is not None:
-        try:
-            client.shutdown(socket.SHUT_RD)
-        except OSError:
-            pass
-
-
-class _Watchdog:
-    """Shuts the read side of sockets whose body read has passed its deadline."""
-
-    def __init__(self, period_s: float = 0.1):
-        self._period = period_s
-        self._lock = threading.Lock()
-        self._reads: dict[int, tuple[float, socket.socket]] = {}
-        self._fired: set[int] = set()
-        self._tokens = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, client: socket.socket, deadline: float) -> int:
-        token = next(self._tokens)
-        with self._lock:
-            self._reads[token] = (deadline, client)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="body-read-watchdog", daemon=True)
-                self._thread.start()
-        return token
-
-    def release(self, token: int) -> bool:
-        """Stop watching; True if the deadline passed and the read was cut."""
-        with self._lock:
-            self._reads.pop(token, None)
-            if token in self._fired:
-                self._fired.discard(token)
-                return True
-            return False
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._period)
-            now = time.monotonic()
-            with self._lock:
-                late = [(token, client) for token, (deadline, client) in self._reads.items() if deadline <= now]
-                for token, _ in late:
-                    del self._reads[token]
-                    self._fired.add(token)
-            for _, client in late:
-                _stop_reading(client)
-
-
-_watchdog = _Watchdog()
+_watchdog = ReadDeadlines("body-read-watchdog")
 
 
 def read_body(environ: dict, max_bytes: int, timeout_s: float) -> bytes:
@@ -96,11 +44,15 @@ def read_body(environ: dict, max_bytes: int, timeout_s: float) -> bytes:
     client = environ.get("gunicorn.socket")
     length = environ.get("CONTENT_LENGTH", "")
     chunked = "HTTP_TRANSFER_ENCODING" in environ
+    if chunked and environ["HTTP_TRANSFER_ENCODING"].strip().lower() != "chunked":
+        stop_reading(client)  # gunicorn passes gzip, deflate and compress on still coded
+        raise UnsupportedTransferCoding(f"Transfer-Encoding {environ['HTTP_TRANSFER_ENCODING'][:60]!r} is not "
+                                        "supported; send chunked, and Content-Encoding for compression")
     expected = int(length) if _DIGITS.fullmatch(length) and not chunked else None
     if expected is None and not environ.get("wsgi.input_terminated"):
         return inflate(request.get_data(cache=False), encoding, max_bytes)  # werkzeug enforces MAX_CONTENT_LENGTH
     if expected is not None and expected > max_bytes:
-        _stop_reading(client)
+        stop_reading(client)
         raise RequestEntityTooLarge()
     stream = environ["wsgi.input"]
     if chunked:
@@ -110,7 +62,7 @@ def read_body(environ: dict, max_bytes: int, timeout_s: float) -> bytes:
     try:
         body = _read_until(stream, expected, max_bytes)
     except RequestEntityTooLarge:
-        _stop_reading(client)
+        stop_reading(client)
         raise
     except ParseException as error:  # gunicorn's chunked decoder: a bad size line, terminator or trailer
         body, broken = b"", f"the chunked body is malformed ({type(error).__name__}: {str(error)[:80]})"
@@ -121,10 +73,10 @@ def read_body(environ: dict, max_bytes: int, timeout_s: float) -> bytes:
     if timed_out:
         raise BodyTimeout(f"the request body did not arrive within {timeout_s:g} s")
     if broken:
-        _stop_reading(client)
+        stop_reading(client)
         raise MalformedBody(broken)
     if expected is not None and len(body) != expected:
-        _stop_reading(client)
+        stop_reading(client)
         raise MalformedBody(f"the body ended after {len(body)} of its {expected} bytes")
     return inflate(body, encoding, max_bytes)
 

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     """Request bodies over this many bytes are refused with 413 before parsing."""
     body_timeout_s: float = Field(default=10.0, gt=0, le=300)
     """Seconds a request body may take to arrive; a slower client gets 408."""
+    header_timeout_s: float = Field(default=2.0, gt=0, le=300)
+    """Seconds a request line and its headers may take to arrive, from their first
+    byte (a connection that has sent nothing waits without a thread); a slower
+    client's connection is closed, so a slowloris client holds a thread no longer."""
+    send_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    """Seconds an answer may take to be written to the client; a client that does not
+    read it (or reads too slowly) has its connection closed."""
     reload_interval_s: float = Field(default=5.0, ge=0, le=3600)
     """Seconds between each worker's look at MODELS_DIR for new versions; 0 turns it off."""
     host: str = "0.0.0.0"
@@ -41,8 +48,10 @@ class Settings(BaseSettings):
     threads: int = Field(default=2, ge=1, le=256)
     """Threads per gunicorn worker (gthread). The work is CPU-bound under the GIL, so
     more threads add throughput slowly and tail latency quickly (p99 16 ms at 2, 25 at 4)."""
-    worker_connections: int = Field(default=32, ge=1, le=10_000)
-    """Most keep-alive connections one worker holds; a low cap spreads clients over workers."""
+    worker_connections: int = Field(default=256, ge=1, le=10_000)
+    """Most connections one worker holds, idle ones included: past it the worker stops
+    accepting, so it bounds how many idle connections it takes to stall a worker
+    (at 32, 64 idle connections stalled the service: ``bench/slow_clients.py``)."""
     timeout_s: int = Field(default=30, ge=1, le=3600)
     """A worker silent for this long is killed and replaced."""
     graceful_timeout_s: int = Field(default=30, ge=1, le=3600)

@@ -1,0 +1,120 @@
+"""gunicorn's threaded worker with bounds on slow clients and JSON protocol errors.
+
+``gunicorn.workers.gthread.ThreadWorker`` gives a slow client a worker thread for as
+long as it likes: a new connection waits up to 5 s in a thread for its first byte,
+headers are read with no deadline at all (two slowloris clients stopped the service
+for good, ``bench/slow_clients.py``), and an answer is written with no deadline (a
+client that pipelines requests and never reads holds the thread until it goes).
+This subclass, named by ``gunicorn.conf.py``:
+
+- parks a new connection that has sent nothing in the worker's poller at once,
+  instead of holding a thread for it;
+- cuts a connection whose request line and headers have not all arrived within
+  ``HEADER_TIMEOUT_S`` of its first byte (the read side is shut, see ``deadlines``);
+- writes every answer within ``SEND_TIMEOUT_S``, else closes the connection;
+- answers gunicorn's own protocol errors (400, 414, 431, 501...) with our JSON
+  envelope instead of an HTML page, and 501 with its real reason phrase.
+
+What remains (a client that keeps reopening connections still takes a thread for
+up to ``HEADER_TIMEOUT_S`` each time) is the front proxy's to close: SECURITY.md.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+
+import orjson
+from gunicorn import util
+from gunicorn.workers import gthread
+
+from service.deadlines import ReadDeadlines
+from service.settings import Settings
+
+log = logging.getLogger("moonserve.worker")
+_header_deadlines = ReadDeadlines("header-read-watchdog")
+_DEFER = getattr(gthread, "_DEFER", None)  # the worker's "back to the poller" answer, where it has one
+_STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ")
+_REASONS = {400: "Bad Request", 403: "Forbidden", 414: "URI Too Long", 417: "Expectation Failed",
+            431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented"}
+_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
+          431: "headers_too_large", 500: "internal_error", 501: "not_implemented"}
+
+
+class _Captured:
+    """Stands in for the client socket while gunicorn writes its error page, which
+    is then rewritten as JSON: gunicorn keeps deciding the status and the message."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def gettimeout(self):
+        return 0.0
+
+    def setblocking(self, flag):
+        pass
+
+    def sendall(self, data):
+        self.data += data
+
+    def send(self, data):
+        self.data += data
+        return len(data)
+
+
+def protocol_error_response(page: bytes, path: str | None) -> bytes:
+    """gunicorn's HTML error response ``page`` as ours: the same status, the
+    message in the JSON envelope (``{"error": message}`` under ``/v2``)."""
+    match = _STATUS_LINE.match(bytes(page))
+    status = int(match.group(1)) if match else 400
+    body = bytes(page).partition(b"\r\n\r\n")[2].decode("latin-1")
+    text = re.sub(r"<[^>]+>", " ", body.partition("</h1>")[2])
+    message = " ".join(html.unescape(text).split())[:300] or _REASONS.get(status, "Bad Request")
+    if path is not None and (path == "/v2" or path.startswith("/v2/")):
+        payload = orjson.dumps({"error": message})
+    else:
+        payload = orjson.dumps({"error": {"code": _CODES.get(status, "bad_request"), "message": message,
+                                          "details": []}})
+    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Bad Request')}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+    return head.encode("latin-1") + payload
+
+
+class MoonserveWorker(gthread.ThreadWorker):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        settings = Settings()
+        self.header_timeout_s, self.send_timeout_s = settings.header_timeout_s, settings.send_timeout_s
+
+    def handle(self, conn):
+        if _DEFER is not None and not conn.initialized and not conn.data_ready:
+            if not conn.wait_for_data(0):
+                return _DEFER  # nothing sent yet: wait in the poller, not in a thread
+        conn.moonserve_header_token = _header_deadlines.watch(conn.sock, time.monotonic() + self.header_timeout_s)
+        try:
+            return super().handle(conn)
+        finally:
+            _header_deadlines.release(conn.moonserve_header_token)
+
+    def handle_request(self, req, conn):
+        """Headers have all arrived: their deadline ends, the answer's begins."""
+        _header_deadlines.release(conn.moonserve_header_token)
+        conn.sock.settimeout(self.send_timeout_s)
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            log.warning("answer not taken within SEND_TIMEOUT_S; connection closed",
+                        extra={"fields": {"path": str(getattr(req, "path", ""))[:200],
+                                          "send_timeout_s": self.send_timeout_s}})
+            return False
+
+    def handle_error(self, req, client, addr, exc):
+        captured = _Captured()
+        super().handle_error(req, captured, addr, exc)
+        try:
+            path = getattr(req or getattr(exc, "req", None), "path", None)  # a bad header: the request line was read
+            util.write_nonblock(client, protocol_error_response(captured.data, path))
+        except Exception:  # as gunicorn: a client gone before its error page is not an error of ours
+            self.log.debug("Failed to send error message.")
