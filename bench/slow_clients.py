@@ -23,7 +23,6 @@ import json
 import socket
 import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,7 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.service.gunicorn_server import running_service  # noqa: E402
+from tests.service.gunicorn_server import BackgroundThreads, running_service  # noqa: E402
 from trainer.artifacts import write_model  # noqa: E402
 from trainer.network import init_layers  # noqa: E402
 
@@ -43,15 +42,14 @@ KINDS = ("slow-headers", "idle", "no-read")
 PIPELINED = 16
 
 
-class Attackers:
+class Attackers(BackgroundThreads):
     """``count`` hostile connections of one kind, kept up (reopened when the server
     closes one) until ``stop``."""
 
     def __init__(self, host: str, port: int, kind: str, count: int):
-        self.host, self.port, self.kind, self.count = host, port, kind, count
-        self.stop = threading.Event()
+        super().__init__(count, join_s=5)
+        self.host, self.port, self.kind = host, port, kind
         self.closed_by_server = 0
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
 
     def _connect(self) -> socket.socket:
         client = socket.socket()
@@ -93,16 +91,6 @@ class Attackers:
                 if self.stop.is_set():
                     return
             self.stop.wait()  # the answers are never read
-
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
 
 
 def probe(url: str, seconds: float) -> dict:

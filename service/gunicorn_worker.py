@@ -89,8 +89,8 @@ class MoonserveWorker(gthread.ThreadWorker):
         self.header_timeout_s, self.send_timeout_s = settings.header_timeout_s, settings.send_timeout_s
 
     def handle(self, conn):
-        if _DEFER is not None and not conn.initialized and not conn.data_ready:
-            if not conn.wait_for_data(0):
+        if _DEFER is not None and self.cfg.keepalive and not conn.initialized and not conn.data_ready:
+            if not conn.wait_for_data(0):  # parked connections are closed after KEEPALIVE_S: not with 0
                 return _DEFER  # nothing sent yet: wait in the poller, not in a thread
         conn.moonserve_header_token = _header_deadlines.watch(conn.sock, time.monotonic() + self.header_timeout_s)
         try:

@@ -95,21 +95,16 @@ def running_service(tmp_path: Path, models_dir: Path, ready_path: str = "/health
         stop_process(process)
 
 
-class Load:
-    """Client threads sending one-row predictions, a new connection each, until stopped."""
+class BackgroundThreads:
+    """``count`` threads running ``_run`` from ``with`` until its end, when ``stop`` is
+    set and they are joined (for at most ``join_s`` each, if given)."""
 
-    def __init__(self, url: str, threads: int = 4):
-        self.url, self.stop, self.results = url, threading.Event(), []
-        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+    def __init__(self, count: int, join_s: float | None = None):
+        self.stop, self._join_s = threading.Event(), join_s
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
 
     def _run(self):
-        while not self.stop.is_set():
-            sent = time.monotonic()
-            try:
-                response = requests.post(self.url + "/predict", json={"instances": [[0.5, -0.4]]}, timeout=10)
-                self.results.append((sent, response.status_code, response.json()["model"]["version"]))
-            except (requests.RequestException, ValueError, KeyError) as error:
-                self.results.append((sent, type(error).__name__, None))
+        raise NotImplementedError
 
     def __enter__(self):
         for thread in self._threads:
@@ -119,7 +114,24 @@ class Load:
     def __exit__(self, *exc):
         self.stop.set()
         for thread in self._threads:
-            thread.join()
+            thread.join(self._join_s)
+
+
+class Load(BackgroundThreads):
+    """Client threads sending one-row predictions, a new connection each, until stopped."""
+
+    def __init__(self, url: str, threads: int = 4):
+        super().__init__(threads)
+        self.url, self.results = url, []
+
+    def _run(self):
+        while not self.stop.is_set():
+            sent = time.monotonic()
+            try:
+                response = requests.post(self.url + "/predict", json={"instances": [[0.5, -0.4]]}, timeout=10)
+                self.results.append((sent, response.status_code, response.json()["model"]["version"]))
+            except (requests.RequestException, ValueError, KeyError) as error:
+                self.results.append((sent, type(error).__name__, None))
 
     def failures(self):
         return [r for r in self.results if r[1] != 200]
