@@ -4,6 +4,7 @@ range gave "probability": null, and another label inside a larger batch."""
 
 import json
 import math
+import os
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 rows = st.lists(st.tuples(finite, finite), min_size=1, max_size=5)
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 PADDING = np.random.default_rng(0).normal(size=(30, 2)).tolist()  # past the 24 rows of the Python-float path
 
 

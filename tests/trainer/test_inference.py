@@ -2,6 +2,7 @@
 never depends on its batch, and every finite row gets a probability in [0, 1]."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from trainer.network import init_layers, layer_sizes_of, predict_proba
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu"]
 finite = st.floats(allow_nan=False, allow_infinity=False)
-FUZZ = settings(max_examples=300, deadline=None)
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), deadline=None)
 
 
 def _network(sizes, activation_seed=4):
