@@ -29,6 +29,7 @@ FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _VERSION_FILE = re.compile(r"^([1-9][0-9]{0,17})\.npz$")
+_VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,17}")
 _FILE_MODE = 0o644  # readable by a service that runs as another user, as in the container
 _REQUIRED_METADATA = ("name", "version", "created_at", "layer_sizes", "activation", "format_version")
 
@@ -251,28 +252,58 @@ def _read_archive(path: Path) -> dict[str, np.ndarray]:
 def write_model(models_dir: str | Path, name: str, layers: list[Layer], metadata: dict) -> tuple[Path, int]:
     """Write a new version of ``name`` atomically and return its path and version.
 
-    The file is written and flushed under a temporary name in the same folder, then
-    hard-linked to ``<version>.npz``: the link fails if that version exists, so two
-    writers at once never take the same number, and a reader sees either no file
-    or the whole one. ``metadata`` gains ``name``, ``version``, ``format_version``
-    and ``layer_sizes``.
+    The number is reserved first (``reserve_version``), so it is one more than any
+    version that ever existed in the folder, deleted ones included, and two writers
+    at once never share it. The file is written and flushed under a temporary name in
+    the same folder, then hard-linked to ``<version>.npz``, so a reader sees either no
+    file or the whole one. ``metadata`` gains ``name``, ``version``,
+    ``format_version`` and ``layer_sizes``.
     """
     folder = model_folder(models_dir, name)
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(folder, time.time())
     while True:
-        version = max(list_versions(models_dir, name), default=0) + 1
+        version = reserve_version(folder)
         full = dict(metadata, name=name, version=version, format_version=FORMAT_VERSION,
                     layer_sizes=layer_sizes_of(layers))
         temporary = _write_temporary(folder, encode(layers, full))
         try:
             os.link(temporary, folder / f"{version}.npz")
-        except FileExistsError:
+        except FileExistsError:  # a file put there by hand since: take the next number
             continue
         finally:
             os.unlink(temporary)
         _sync_folder(folder)
         return folder / f"{version}.npz", version
+
+
+RESERVED = ".versions"
+"""Folder in each model folder holding an empty file per version number ever taken:
+the high-water mark that survives deleting version files."""
+
+
+def reserved_versions(folder: Path) -> list[int]:
+    try:
+        entries = os.listdir(folder / RESERVED)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [int(entry) for entry in entries if _VERSION_NUMBER.fullmatch(entry)]
+
+
+def reserve_version(folder: Path) -> int:
+    """Take the next version number for good: one more than the highest ever taken
+    or on disk, claimed by creating its marker with O_EXCL, which only one writer
+    can do. A writer that dies after this leaves the number unused, never reused."""
+    (folder / RESERVED).mkdir(exist_ok=True)
+    while True:
+        on_disk = [int(m.group(1)) for m in map(_VERSION_FILE.match, os.listdir(folder)) if m]
+        version = max([*reserved_versions(folder), *on_disk], default=0) + 1
+        try:
+            os.close(os.open(folder / RESERVED / str(version), os.O_CREAT | os.O_EXCL | os.O_WRONLY, _FILE_MODE))
+        except FileExistsError:
+            continue
+        _sync_folder(folder / RESERVED)
+        return version
 
 
 STALE_TEMPORARY_S = 3600

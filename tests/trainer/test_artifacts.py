@@ -55,7 +55,7 @@ def test_concurrent_writers_never_share_a_version(tmp_path):
     with multiprocessing.get_context("fork").Pool(4) as pool:
         versions = pool.map(_write_one, [str(tmp_path)] * 12)
     assert sorted(versions) == list(range(1, 13))
-    assert sorted(os.listdir(tmp_path / "moons")) == sorted(f"{v}.npz" for v in range(1, 13))
+    assert sorted(set(os.listdir(tmp_path / "moons")) - {".versions"}) == sorted(f"{v}.npz" for v in range(1, 13))
     for version in versions:
         assert read_model(version_path(tmp_path, "moons", version)).version == version
 
@@ -68,7 +68,7 @@ def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(artifacts.np, "savez", broken_savez)
     with pytest.raises(OSError):
         write_model(tmp_path, "moons", _layers(), METADATA)
-    assert os.listdir(tmp_path / "moons") == []
+    assert os.listdir(tmp_path / "moons") == [".versions"]  # no model file; number 1 is spent
 
 
 @pytest.mark.parametrize("bad_name", ["", "../x", "a/b", ".hidden", "x" * 65, "a b"])
@@ -178,12 +178,31 @@ def test_a_trainer_killed_mid_write_leaves_no_version(tmp_path):
     finally:
         writer.kill()
         writer.stdout.close()
-    leftovers = os.listdir(tmp_path / "moons")
+    leftovers = sorted(set(os.listdir(tmp_path / "moons")) - {".versions"})
     assert list_versions(tmp_path, "moons") == []
     assert len(leftovers) == 1 and leftovers[0].startswith(".writing-")  # ignored by every reader
-    assert write_model(tmp_path, "moons", _layers(), METADATA)[1] == 1
+    assert write_model(tmp_path, "moons", _layers(), METADATA)[1] == 2  # the killed writer had taken 1
     assert leftovers[0] in os.listdir(tmp_path / "moons")  # young: it could be a live writer's
     stale = tmp_path / "moons" / leftovers[0]
     os.utime(stale, (stale.stat().st_atime - 7200, stale.stat().st_mtime - 7200))
-    assert write_model(tmp_path, "moons", _layers(), METADATA)[1] == 2
-    assert sorted(os.listdir(tmp_path / "moons")) == ["1.npz", "2.npz"]
+    assert write_model(tmp_path, "moons", _layers(), METADATA)[1] == 3
+    assert sorted(os.listdir(tmp_path / "moons")) == [".versions", "2.npz", "3.npz"]
+
+
+def test_versions_are_never_reused_after_deletion(tmp_path):
+    for _ in range(4):
+        _write_one(tmp_path)
+    os.unlink(tmp_path / "moons" / "4.npz")
+    os.unlink(tmp_path / "moons" / "3.npz")
+    assert _write_one(tmp_path) == 5  # not 3: that number named another model once
+    assert list_versions(tmp_path, "moons") == [1, 2, 5]
+    assert sorted(os.listdir(tmp_path / "moons" / ".versions"), key=int) == ["1", "2", "3", "4", "5"]
+
+
+def test_concurrent_writers_after_deletions_never_share_a_version(tmp_path):
+    for _ in range(3):
+        _write_one(tmp_path)
+    os.unlink(tmp_path / "moons" / "3.npz")
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        versions = pool.map(_write_one, [str(tmp_path)] * 12)
+    assert sorted(versions) == list(range(4, 16))

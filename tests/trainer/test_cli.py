@@ -35,7 +35,7 @@ def test_if_missing_trains_only_once(tmp_path, capsys):
     args = ["train", "--data", str(SHIPPED_DATA), "--models-dir", str(tmp_path), "--iterations", "10",
             "--no-plot", "--if-missing"]
     assert main(args) == 0 and main(args) == 0
-    assert sorted(p.name for p in (tmp_path / "moons").iterdir()) == ["1.npz"]
+    assert sorted(p.name for p in (tmp_path / "moons").iterdir()) == [".versions", "1.npz"]
     assert "exists" in capsys.readouterr().out
 
 
