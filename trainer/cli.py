@@ -19,6 +19,7 @@ from trainer.artifacts import (
 )
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import DataError, load_dataset, stratified_split
+from trainer.gate import DEFAULT_MIN_ACCURACY, gate_reason
 from trainer.training import train
 
 DEFAULTS = TrainConfig()
@@ -41,6 +42,16 @@ def _hidden(text: str) -> tuple[int, ...]:
     return widths
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m trainer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -60,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--log-every", type=int, default=DEFAULTS.log_every)
     fit.add_argument("--no-plot", action="store_true", help="skip the decision-boundary PNG")
     fit.add_argument("--if-missing", action="store_true", help="do nothing if a valid version exists")
+    fit.add_argument("--min-accuracy", type=_fraction, default=DEFAULT_MIN_ACCURACY,
+                     help="warn when the result's accuracy (validation, else training) is below this "
+                          "(default %(default)s; 0: no check)")
+    fit.add_argument("--require-min-accuracy", action="store_true",
+                     help="below --min-accuracy, write nothing and exit 3")
     show = commands.add_parser("list", help="show the versions on disk with their metrics")
     show.add_argument("--models-dir", default="models")
     show.add_argument("--name", default="moons")
@@ -117,6 +133,13 @@ def run_train(args) -> int:
         "numpy_version": np.__version__,
         "moonserve_version": trainer.__version__,
     }
+    failed_gate = gate_reason(metadata, args.min_accuracy, "--min-accuracy")
+    if failed_gate and args.require_min_accuracy:
+        print(f"trainer: error: {failed_gate}; nothing was written (--require-min-accuracy)", file=sys.stderr)
+        return 3
+    if failed_gate:
+        print(f"trainer: warning: {failed_gate}; a service with MIN_ACCURACY at that will not serve it",
+              file=sys.stderr)
     path, version = write_model(args.models_dir, args.name, result.layers, metadata)
     if not args.no_plot:
         from trainer.plotting import decision_boundary_png  # matplotlib loads only when needed

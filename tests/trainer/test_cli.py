@@ -93,3 +93,25 @@ def test_trained_model_classifies_deep_points_of_each_moon(tmp_path):
     lower_moon = np.array([[0.1, -0.0], [1.0, -0.5], [1.9, 0.0]])
     assert np.all(predict_proba(artifact.layers, upper_moon, "sigmoid") < 0.2)
     assert np.all(predict_proba(artifact.layers, lower_moon, "sigmoid") > 0.8)
+
+
+def test_a_model_below_min_accuracy_is_written_with_a_warning_or_refused(tmp_path, capsys):
+    """The example users met: ReLU hidden units at lr 5 end at chance (0.5)."""
+    args = ["train", "--data", str(SHIPPED_DATA), "--models-dir", str(tmp_path), "--activation", "relu",
+            "--lr", "5", "--iterations", "50", "--no-plot"]
+    assert main(args + ["--require-min-accuracy"]) == 3
+    error = capsys.readouterr().err
+    assert "training accuracy 0.5" in error and "< --min-accuracy 0.9000" in error and "nothing was written" in error
+    assert not (tmp_path / "moons").exists() or list((tmp_path / "moons").glob("*.npz")) == []
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "trainer: warning: training accuracy" in captured.err and "wrote" in captured.out
+    assert main(args + ["--min-accuracy", "0"]) == 0 and "warning" not in capsys.readouterr().err
+    assert main(args + ["--min-accuracy", "2"]) == 2 and "between 0 and 1" in capsys.readouterr().err
+
+
+def test_validation_accuracy_is_what_the_gate_judges(tmp_path, capsys):
+    args = ["train", "--data", str(SHIPPED_DATA), "--models-dir", str(tmp_path), "--iterations", "400",
+            "--validation-fraction", "0.2", "--no-plot", "--min-accuracy", "0.999", "--require-min-accuracy"]
+    assert main(args) == 3
+    assert "validation accuracy 0." in capsys.readouterr().err
