@@ -35,7 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.service.gunicorn_server import BackgroundThreads, running_service  # noqa: E402
 from trainer.artifacts import write_model  # noqa: E402
-from trainer.network import init_layers  # noqa: E402
+from trainer.config import TrainConfig  # noqa: E402
+from trainer.data import load_dataset  # noqa: E402
+from trainer.training import train  # noqa: E402
 
 BIG_BODY = json.dumps({"instances": np.random.default_rng(0).normal(size=(10_000, 2)).round(4).tolist()}).encode()
 KINDS = ("slow-headers", "idle", "no-read")
@@ -135,8 +137,10 @@ def main() -> int:
         measure(args.url.rstrip("/"), counts, args.seconds)
         return 0
     with tempfile.TemporaryDirectory(prefix="moonserve-slow-") as folder, ExitStack() as stack:
-        write_model(Path(folder) / "models", "moons", init_layers([2, 3, 1], np.random.RandomState(3)),
-                    {"created_at": "2026-01-01T00:00:00+00:00", "activation": "sigmoid", "loss": "half_squared_error"})
+        data = load_dataset(ROOT / "data" / "moon_data.csv")
+        result = train(data.x, data.y, TrainConfig(iterations=300))
+        write_model(Path(folder) / "models", "moons", result.layers,
+                    {"created_at": "bench", "activation": "sigmoid", "metrics": result.metrics})
         server = stack.enter_context(running_service(Path(folder), Path(folder) / "models", reload_interval_s=0,
                                                      workers=2, threads=2, log_level="warning"))
         print(f"service: 2 workers x 2 threads on {server.url}")

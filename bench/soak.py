@@ -39,8 +39,9 @@ BATCH_SIZES, BATCH_WEIGHTS = (1, 10, 100, 1000), (0.7, 0.2, 0.08, 0.02)
 
 def new_version(models_dir: Path, seed: int) -> int:
     data = load_dataset(ROOT / "data" / "moon_data.csv")
-    layers = train(data.x, data.y, TrainConfig(iterations=300, seed=seed)).layers
-    return write_model(models_dir, "moons", layers, {"created_at": "soak", "activation": "sigmoid"})[1]
+    result = train(data.x, data.y, TrainConfig(iterations=300, seed=seed))
+    return write_model(models_dir, "moons", result.layers, {"created_at": "soak", "activation": "sigmoid",
+                                                            "metrics": result.metrics})[1]
 
 
 def main(argv=None) -> int:

@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     metrics = ServiceMetrics(CollectorRegistry())
     registry = ModelRegistry(
         settings.models_dir, settings.model_name, settings.model_version, settings.keep_versions,
-        on_load=metrics.record_load,
+        on_load=metrics.record_load, min_accuracy=settings.min_accuracy,
         on_serve=lambda previous, model: metrics.record_served(
             model.name, previous.version if previous else None, model.version, model.loaded_at),
     )

@@ -16,6 +16,8 @@ def choose_model(snapshot: Snapshot, requested: int | None) -> LoadedModel:
     if requested is None:
         return snapshot.served
     model = snapshot.models.get(requested)
+    if model is None and requested in snapshot.rejected:
+        raise VersionNotFound(f"version {requested} was rejected: {snapshot.rejected[requested].reason}")
     if model is None:
         loaded = ", ".join(str(v) for v in sorted(snapshot.models))
         raise VersionNotFound(f"version {requested} is not loaded (loaded: {loaded})")

@@ -75,7 +75,7 @@ class ServiceMetrics:
             "moonserve_prediction_request_rows", "Rows per successful prediction request.",
             buckets=ROW_BUCKETS, registry=registry)
         self.model_loads = Counter(
-            "moonserve_model_loads", "Model file load attempts, by result (success or failure).",
+            "moonserve_model_loads", "Model file load attempts, by result (success, failure, or rejected by MIN_ACCURACY).",
             ["result"], registry=registry)
         self.model_info = Gauge(
             "moonserve_model_info", "1 for the model version a live worker serves, 0 for one it served before.",
@@ -86,7 +86,7 @@ class ServiceMetrics:
         self.model_loaded_timestamp = Gauge(
             "moonserve_model_loaded_timestamp_seconds", "Unix time the served model was loaded.",
             registry=registry, multiprocess_mode="livemax")
-        for result in ("success", "failure"):
+        for result in ("success", "failure", "rejected"):
             self.model_loads.labels(result)
         self._prediction_children: dict = {}
 
@@ -102,8 +102,9 @@ class ServiceMetrics:
         if positives < rows:
             children[0].inc(rows - positives)
 
-    def record_load(self, version: int, error: str | None) -> None:
-        self.model_loads.labels("failure" if error else "success").inc()
+    def record_load(self, version: int, result: str, reason: str | None) -> None:
+        """One model file judged: ``result`` is success, failure or rejected (the gate)."""
+        self.model_loads.labels(result).inc()
 
     def record_served(self, name: str, previous: int | None, version: int | None, loaded_at: float) -> None:
         if previous is not None and previous != version:

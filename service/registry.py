@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from trainer.artifacts import ArtifactError, list_versions, read_model, version_path
+from trainer.gate import gate_reason
 from trainer.inference import compile_predict, compile_predict_rows, exact_everywhere
 from trainer.network import Layer, multiply_adds
 
@@ -61,12 +62,21 @@ class LoadedModel:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """A valid version the promotion gate keeps from being served (MIN_ACCURACY)."""
+
+    reason: str
+    metadata: dict
+
+
+@dataclass(frozen=True)
 class Snapshot:
     models: dict[int, LoadedModel] = field(default_factory=dict)
     served: LoadedModel | None = None
     on_disk: tuple[int, ...] = ()
     refused: dict[int, str] = field(default_factory=dict)
     reason: str = "no model loaded yet"
+    rejected: dict[int, Rejected] = field(default_factory=dict)
 
 
 def load_and_probe(path: Path, name: str) -> LoadedModel:
@@ -92,20 +102,24 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
 class ModelRegistry:
     """Loads ``models_dir/name/<version>.npz`` files and picks the one to serve.
 
-    Without a pin it serves the newest valid version and keeps the ``keep`` newest
-    valid ones loaded; with a pin, that version only. A file is read again only when
+    Without a pin it serves the newest valid version that passes the promotion gate
+    (``min_accuracy``, see ``trainer.gate``) and keeps the ``keep`` newest such
+    versions loaded; with a pin, that version only. A rejected version is never
+    served nor selectable. A file is read again only when
     its size, mtime or inode change, so a refused file is refused (and counted) once.
     A version whose file disappears is unloaded, unless it is the last model there
     is: then it goes on serving from memory.
     """
 
     def __init__(self, models_dir: Path, name: str, pinned: int | None = None, keep: int = 10,
-                 on_load: Callable[[int, str | None], None] | None = None,
-                 on_serve: Callable[[LoadedModel | None, LoadedModel], None] | None = None):
+                 on_load: Callable[[int, str, str | None], None] | None = None,
+                 on_serve: Callable[[LoadedModel | None, LoadedModel], None] | None = None,
+                 min_accuracy: float = 0.0):
         self.models_dir, self.name, self.pinned, self.keep = Path(models_dir), name, pinned, keep
-        self._on_load = on_load or (lambda version, error: None)
+        self.min_accuracy = min_accuracy
+        self._on_load = on_load or (lambda version, result, reason: None)
         self._on_serve = on_serve or (lambda previous, model: None)
-        self._seen: dict[int, tuple[tuple, LoadedModel | str]] = {}
+        self._seen: dict[int, tuple[tuple, LoadedModel | Rejected | str]] = {}
         self._disk_metadata: dict[int, tuple[tuple, tuple[dict | None, str | None]]] = {}
         self._lock = threading.Lock()
         self._metadata_lock = threading.Lock()  # requests read the cache while refresh prunes it
@@ -121,7 +135,7 @@ class ModelRegistry:
                 log.warning("models folder unreadable", extra={"fields": {"reason": str(error)[:300]}})
                 on_disk = ()
             candidates = [self.pinned] if self.pinned is not None else sorted(on_disk, reverse=True)
-            models, refused, visited = {}, {}, set()
+            models, refused, rejected, visited = {}, {}, {}, set()
             for version in candidates:
                 if len(models) >= self.keep:
                     break
@@ -129,12 +143,14 @@ class ModelRegistry:
                 outcome = self._load(version)
                 if isinstance(outcome, LoadedModel):
                     models[version] = outcome
+                elif isinstance(outcome, Rejected):
+                    rejected[version] = outcome
                 elif outcome is not None:
                     refused[version] = outcome
             self._seen = {v: seen for v, seen in self._seen.items() if v in visited}
             with self._metadata_lock:
                 self._disk_metadata = {v: meta for v, meta in self._disk_metadata.items() if v in on_disk}
-            self.snapshot = self._publish(models, refused, on_disk)
+            self.snapshot = self._publish(models, refused, rejected, on_disk)
             return self.snapshot
 
     def metadata_on_disk(self, version: int) -> tuple[dict | None, str | None]:
@@ -156,7 +172,7 @@ class ModelRegistry:
             self._disk_metadata[version] = (signature, result)
         return result
 
-    def _load(self, version: int) -> LoadedModel | str | None:
+    def _load(self, version: int) -> LoadedModel | Rejected | str | None:
         path = version_path(self.models_dir, self.name, version)
         signature = _signature(path)
         if signature is None:
@@ -172,16 +188,21 @@ class ModelRegistry:
         except Exception as error:  # one file never stops a refresh, whatever goes wrong with it
             log.exception("unexpected error loading a model file", extra={"fields": {"file": path.name}})
             outcome = str(ArtifactError(f"{path.name}: cannot be loaded ({type(error).__name__}: {error})"))
+        if isinstance(outcome, LoadedModel) and (failed := gate_reason(outcome.metadata, self.min_accuracy)):
+            outcome = Rejected(failed, outcome.metadata)
         if isinstance(outcome, LoadedModel):
             log.info("model loaded", extra={"fields": {"model_version": version, "file": path.name}})
-            self._on_load(version, None)
+            self._on_load(version, "success", None)
+        elif isinstance(outcome, Rejected):
+            log.warning("model rejected", extra={"fields": {"model_version": version, "reason": outcome.reason}})
+            self._on_load(version, "rejected", outcome.reason)
         else:
             log.warning("model refused", extra={"fields": {"model_version": version, "reason": outcome}})
-            self._on_load(version, outcome)
+            self._on_load(version, "failure", outcome)
         self._seen[version] = (signature, outcome)
         return outcome
 
-    def _publish(self, models, refused, on_disk) -> Snapshot:
+    def _publish(self, models, refused, rejected, on_disk) -> Snapshot:
         previous = self.snapshot.served
         if not models and previous is not None and (self.pinned is None or previous.version == self.pinned):
             log.warning("model files gone; serving from memory",
@@ -191,16 +212,22 @@ class ModelRegistry:
         if served is not None and (previous is None or served.version != previous.version):
             log.info("serving model", extra={"fields": {"model_version": served.version}})
             self._on_serve(previous, served)
-        return Snapshot(models, served, on_disk, refused, self._reason(on_disk, refused) if served is None else "")
+        reason = self._reason(on_disk, refused, rejected) if served is None else ""
+        return Snapshot(models, served, on_disk, refused, reason, rejected)
 
-    def _reason(self, on_disk, refused) -> str:
+    def _reason(self, on_disk, refused, rejected) -> str:
         where = self.models_dir / self.name
         if self.pinned is not None:
             if self.pinned in refused:
                 return f"pinned version {self.pinned} was refused: {refused[self.pinned]}"
+            if self.pinned in rejected:
+                return f"pinned version {self.pinned} was rejected: {rejected[self.pinned].reason}"
             return f"pinned version {self.pinned} is not in {where}"
         if not on_disk:
             return f"no model versions in {where}"
+        if rejected:
+            return (f"none of the {len(on_disk)} version file(s) in {where} is valid and passes the gate "
+                    f"({len(rejected)} rejected, e.g. version {max(rejected)}: {rejected[max(rejected)].reason})")
         return f"none of the {len(on_disk)} version file(s) in {where} is valid"
 
     def start_reloading(self, interval_s: float) -> threading.Thread:

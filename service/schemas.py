@@ -74,7 +74,7 @@ class LiveResponse(BaseModel):
 
 class ModelVersion(BaseModel):
     version: int
-    status: Literal["served", "loaded", "refused", "on_disk"]
+    status: Literal["served", "loaded", "rejected", "refused", "on_disk"]
     reason: str | None = None
     has_plot: bool
     metadata: dict | None = None

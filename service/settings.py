@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     """Which model in MODELS_DIR to serve."""
     model_version: int | None = Field(default=None, ge=1)
     """Pin one version (for rollback); unset serves the newest valid version."""
+    min_accuracy: float = Field(default=0.9, ge=0, le=1)
+    """The promotion gate: a version whose recorded accuracy (validation, else training)
+    is below this is rejected, never served; 0 turns the gate off."""
     keep_versions: int = Field(default=10, ge=1, le=1000)
     """How many of the newest valid versions stay loaded for ``?version=N``."""
     max_batch: int = Field(default=10_000, ge=1, le=1_000_000)

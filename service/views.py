@@ -110,6 +110,9 @@ def _version_entry(version: int) -> dict:
     if loaded is not None:
         entry["status"] = "served" if snapshot.served is loaded else "loaded"
         entry["metadata"] = loaded.metadata
+    elif version in snapshot.rejected:
+        entry["status"], entry["reason"] = "rejected", snapshot.rejected[version].reason
+        entry["metadata"] = snapshot.rejected[version].metadata
     elif version in snapshot.refused:
         entry["status"] = "refused"
     else:

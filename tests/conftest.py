@@ -45,8 +45,17 @@ def trained_layers(shipped_data):
     return train(shipped_data.x, shipped_data.y, TrainConfig(iterations=800)).layers
 
 
-def write_version(models_dir, layers, name="moons") -> int:
-    return write_model(models_dir, name, layers, METADATA)[1]
+def write_version(models_dir, layers, name="moons", accuracy: float | None = None) -> int:
+    """A new version of ``layers``, with their real training accuracy on the shipped
+    data recorded (what the service's MIN_ACCURACY gate judges), or ``accuracy``."""
+    if accuracy is None:
+        from trainer.data import load_dataset
+        from trainer.evaluation import accuracy as accuracy_of
+        from trainer.network import predict_proba
+
+        data = load_dataset(SHIPPED_DATA)
+        accuracy = accuracy_of(predict_proba(layers, data.x, METADATA["activation"]), data.y[:, 0])
+    return write_model(models_dir, name, layers, {**METADATA, "metrics": {"train": {"accuracy": accuracy}}})[1]
 
 
 @pytest.fixture

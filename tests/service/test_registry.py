@@ -12,7 +12,7 @@ from trainer.network import init_layers, predict_proba
 
 def _registry(models_dir, **options):
     events = []
-    registry = ModelRegistry(models_dir, "moons", on_load=lambda v, e: events.append((v, e)), **options)
+    registry = ModelRegistry(models_dir, "moons", on_load=lambda v, result, reason: events.append((v, reason)), **options)
     return registry, events
 
 
