@@ -1,7 +1,7 @@
-"""``python -m trainer``: train a model version, or list the versions on disk.
+"""``python -m trainer``: train a model version, list the versions on disk, label them.
 
 The only layer of the trainer that prints, reads the clock or touches files other
-than through ``artifacts``; errors end in one line on stderr and exit status 2.
+than through ``artifacts`` and ``labels``; errors end in one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import numpy as np
 
 import trainer
 from trainer.artifacts import (
-    ArtifactError, check_name, list_versions, read_model, version_path, write_file_atomically, write_model,
+    ArtifactError, check_name, list_versions, model_folder, read_model, version_path, write_file_atomically,
+    write_model,
 )
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import DataError, load_dataset, stratified_split
 from trainer.gate import DEFAULT_MIN_ACCURACY, gate_reason
+from trainer.labels import LabelsError, check_label, editing_labels, read_labels
 from trainer.training import train
 
 DEFAULTS = TrainConfig()
@@ -79,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("list", help="show the versions on disk with their metrics")
     show.add_argument("--models-dir", default="models")
     show.add_argument("--name", default="moons")
+    label = commands.add_parser("label", help="point a label (stable, canary, ...) at a version, or delete it")
+    label.add_argument("--models-dir", default="models")
+    label.add_argument("--name", default="moons")
+    label.add_argument("--delete", action="store_true", help="remove LABEL instead")
+    label.add_argument("--min-accuracy", type=_fraction, default=DEFAULT_MIN_ACCURACY,
+                       help="refuse a version whose accuracy is below this, as the service's MIN_ACCURACY "
+                            "(default %(default)s)")
+    label.add_argument("label", metavar="LABEL")
+    label.add_argument("version", metavar="VERSION", nargs="?", type=int)
+    labels = commands.add_parser("labels", help="list the labels and the versions they point at")
+    labels.add_argument("--models-dir", default="models")
+    labels.add_argument("--name", default="moons")
     return parser
 
 
@@ -174,11 +188,45 @@ def run_list(args) -> int:
     return 0
 
 
+def run_label(args) -> int:
+    folder = model_folder(args.models_dir, args.name)
+    label = check_label(args.label)
+    if args.delete:
+        if args.version is not None:
+            raise UsageError("--delete takes a label only")
+        with editing_labels(folder) as labels:
+            if labels.pop(label, None) is None:
+                raise LabelsError(f"{args.name} has no label {label!r}")
+        print(f"deleted label {label} of {args.name}")
+        return 0
+    if args.version is None:
+        raise UsageError("label needs LABEL VERSION (or --delete LABEL)")
+    try:
+        metadata = read_model(version_path(args.models_dir, args.name, args.version)).metadata
+    except ArtifactError as error:
+        raise LabelsError(f"version {args.version} of {args.name} cannot be labelled: {error}") from None
+    if failed_gate := gate_reason(metadata, args.min_accuracy, "--min-accuracy"):
+        raise LabelsError(f"version {args.version} of {args.name} is rejected: {failed_gate}")
+    with editing_labels(folder) as labels:
+        labels[label] = args.version
+    print(f"label {label} of {args.name} -> version {args.version}")
+    return 0
+
+
+def run_labels(args) -> int:
+    labels = read_labels(model_folder(args.models_dir, args.name))
+    if not labels:
+        print(f"{args.name} has no labels")
+    for label, version in sorted(labels.items()):
+        print(f"{label:>12}  {version}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"train": run_train, "list": run_list}[args.command](args)
-    except (UsageError, ConfigError, DataError, ArtifactError) as error:
+        return {"train": run_train, "list": run_list, "label": run_label, "labels": run_labels}[args.command](args)
+    except (UsageError, ConfigError, DataError, ArtifactError, LabelsError) as error:
         print(f"trainer: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:

@@ -115,3 +115,39 @@ def test_validation_accuracy_is_what_the_gate_judges(tmp_path, capsys):
             "--validation-fraction", "0.2", "--no-plot", "--min-accuracy", "0.999", "--require-min-accuracy"]
     assert main(args) == 3
     assert "validation accuracy 0." in capsys.readouterr().err
+
+
+def _trained(tmp_path, count=2):
+    for _ in range(count):
+        assert main(["train", "--data", str(SHIPPED_DATA), "--models-dir", str(tmp_path), "--iterations", "300",
+                     "--no-plot"]) == 0
+
+
+def test_labels_point_at_versions_and_are_written_atomically(tmp_path, capsys):
+    import json
+
+    _trained(tmp_path)
+    assert main(["label", "--models-dir", str(tmp_path), "stable", "1"]) == 0
+    assert main(["label", "--models-dir", str(tmp_path), "canary", "2"]) == 0
+    assert json.loads((tmp_path / "moons" / "labels.json").read_text()) == {"canary": 2, "stable": 1}
+    capsys.readouterr()
+    assert main(["labels", "--models-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.split() == ["canary", "2", "stable", "1"]
+    assert main(["label", "--models-dir", str(tmp_path), "--delete", "canary"]) == 0
+    assert json.loads((tmp_path / "moons" / "labels.json").read_text()) == {"stable": 1}
+    assert not [p for p in (tmp_path / "moons").iterdir() if p.name.startswith(".writing-")]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["label", "stable", "9"], "version 9 of moons cannot be labelled: 9.npz: no such file"),
+    (["label", "Stable", "1"], "label 'Stable' must be"),
+    (["label", "--delete", "nope"], "moons has no label 'nope'"),
+    (["label", "stable"], "label needs LABEL VERSION"),
+    (["label", "stable", "1", "--min-accuracy", "0.999"], "version 1 of moons is rejected: training accuracy"),
+])
+def test_label_mistakes_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    _trained(tmp_path, count=1)
+    capsys.readouterr()
+    assert main(argv[:1] + ["--models-dir", str(tmp_path)] + argv[1:]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("trainer: error: ") and message in error and error.count("\n") == 1, error
