@@ -9,18 +9,22 @@ from service.errors import NoModel, VersionNotFound
 from service.registry import LoadedModel, Snapshot
 
 
-def choose_model(snapshot: Snapshot, requested: int | None) -> LoadedModel:
-    """The served model, or the loaded version asked for; 503 or 404 otherwise."""
+def choose_model(snapshot: Snapshot, requested: int | str | None) -> LoadedModel:
+    """The served model, or the loaded version asked for by number or label; 503 or
+    404 otherwise."""
     if snapshot.served is None:
         raise NoModel(snapshot.reason)
     if requested is None:
         return snapshot.served
-    model = snapshot.models.get(requested)
-    if model is None and requested in snapshot.rejected:
-        raise VersionNotFound(f"version {requested} was rejected: {snapshot.rejected[requested].reason}")
+    version = snapshot.resolve(requested)
+    if version is None:
+        raise VersionNotFound(f"no label {requested!r} (labels: {', '.join(sorted(snapshot.labels)) or 'none'})")
+    model = snapshot.models.get(version)
+    if model is None and version in snapshot.rejected:
+        raise VersionNotFound(f"version {version} was rejected: {snapshot.rejected[version].reason}")
     if model is None:
         loaded = ", ".join(str(v) for v in sorted(snapshot.models))
-        raise VersionNotFound(f"version {requested} is not loaded (loaded: {loaded})")
+        raise VersionNotFound(f"version {version} is not loaded (loaded: {loaded})")
     return model
 
 

@@ -8,7 +8,7 @@ from pydantic.json_schema import models_json_schema
 
 import trainer
 from service.schemas import (
-    ErrorResponse, HealthResponse, LiveResponse, ModelsResponse, ModelVersion, PredictResponse,
+    LABEL_PATTERN, ErrorResponse, HealthResponse, LiveResponse, ModelsResponse, ModelVersion, PredictResponse,
 )
 
 _REF = "#/components/schemas/{model}"
@@ -32,8 +32,10 @@ def build_openapi(predict_request: type[BaseModel]) -> bytes:
         "/predict": {"post": {
             "summary": "Predict the label and P(label = 1) of each row",
             "parameters": [{"name": "version", "in": "query", "required": False,
-                            "description": "A loaded model version; takes precedence over body.version.",
-                            "schema": {"type": "integer", "minimum": 1}}],
+                            "description": "A loaded model version or a label (stable, canary, ...); "
+                                           "takes precedence over body.version.",
+                            "schema": {"anyOf": [{"type": "integer", "minimum": 1},
+                                                 {"type": "string", "pattern": LABEL_PATTERN}]}}],
             "requestBody": {"required": True, **_content(predict_request.__name__)},
             "responses": {"200": {"description": "one prediction per row, in order", **_content("PredictResponse")},
                           **_errors(400, 404, 413, 415, 422, 503)},

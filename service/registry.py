@@ -20,6 +20,7 @@ import numpy as np
 
 from trainer.artifacts import ArtifactError, list_versions, read_model, version_path
 from trainer.gate import gate_reason
+from trainer.labels import LABELS_FILE, LabelsError, read_labels
 from trainer.inference import compile_predict, compile_predict_rows, exact_everywhere
 from trainer.network import Layer, multiply_adds
 
@@ -77,6 +78,12 @@ class Snapshot:
     refused: dict[int, str] = field(default_factory=dict)
     reason: str = "no model loaded yet"
     rejected: dict[int, Rejected] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
+    """Every label of the labels file, whether or not its version is loaded."""
+
+    def resolve(self, requested: int | str) -> int | None:
+        """The version a request names, by number or by label (None: no such label)."""
+        return self.labels.get(requested) if isinstance(requested, str) else requested
 
 
 def load_and_probe(path: Path, name: str) -> LoadedModel:
@@ -121,6 +128,8 @@ class ModelRegistry:
         self._on_serve = on_serve or (lambda previous, model: None)
         self._seen: dict[int, tuple[tuple, LoadedModel | Rejected | str]] = {}
         self._disk_metadata: dict[int, tuple[tuple, tuple[dict | None, str | None]]] = {}
+        self._labels: tuple[tuple | None, dict[str, int]] = (None, {})
+        self._last_warning: tuple | None = None
         self._lock = threading.Lock()
         self._metadata_lock = threading.Lock()  # requests read the cache while refresh prunes it
         self._stop = threading.Event()
@@ -134,11 +143,13 @@ class ModelRegistry:
             except OSError as error:  # unreadable folder: judged like an empty one, with its reason
                 log.warning("models folder unreadable", extra={"fields": {"reason": str(error)[:300]}})
                 on_disk = ()
+            labels = self._read_labels()
             candidates = [self.pinned] if self.pinned is not None else sorted(on_disk, reverse=True)
+            labelled = [] if self.pinned is not None else sorted(set(labels.values()) & set(on_disk), reverse=True)
             models, refused, rejected, visited = {}, {}, {}, set()
-            for version in candidates:
-                if len(models) >= self.keep:
-                    break
+            for version in [*candidates, *labelled]:
+                if version in visited or (len(models) >= self.keep and version not in labelled):
+                    continue  # the keep newest, and every labelled version: a request may name it
                 visited.add(version)
                 outcome = self._load(version)
                 if isinstance(outcome, LoadedModel):
@@ -150,8 +161,26 @@ class ModelRegistry:
             self._seen = {v: seen for v, seen in self._seen.items() if v in visited}
             with self._metadata_lock:
                 self._disk_metadata = {v: meta for v, meta in self._disk_metadata.items() if v in on_disk}
-            self.snapshot = self._publish(models, refused, rejected, on_disk)
+            self.snapshot = self._publish(models, refused, rejected, on_disk, labels)
             return self.snapshot
+
+    def _read_labels(self) -> dict[str, int]:
+        """The labels file, read again when its size, mtime or inode change; a malformed
+        one is refused (logged and counted once) and the last good labels kept."""
+        path = self.models_dir / self.name / LABELS_FILE
+        signature = _signature(path)
+        if signature == self._labels[0]:
+            return self._labels[1]
+        try:
+            labels = read_labels(path.parent) if signature is not None else {}
+            if labels != self._labels[1]:
+                log.info("labels changed", extra={"fields": {"labels": labels}})
+        except LabelsError as error:
+            log.warning("labels refused", extra={"fields": {"reason": str(error)}})
+            self._on_load(0, "failure", str(error))
+            labels = self._labels[1]
+        self._labels = (signature, labels)
+        return labels
 
     def metadata_on_disk(self, version: int) -> tuple[dict | None, str | None]:
         """``(metadata, None)`` of a version file that is not loaded, or ``(None, reason)``;
@@ -202,18 +231,28 @@ class ModelRegistry:
         self._seen[version] = (signature, outcome)
         return outcome
 
-    def _publish(self, models, refused, rejected, on_disk) -> Snapshot:
+    def _publish(self, models, refused, rejected, on_disk, labels) -> Snapshot:
         previous = self.snapshot.served
         if not models and previous is not None and (self.pinned is None or previous.version == self.pinned):
             log.warning("model files gone; serving from memory",
                         extra={"fields": {"model_version": previous.version}})
             models = {previous.version: previous}
-        served = models[max(models)] if models else None
+        stable = labels.get("stable") if self.pinned is None else None
+        if stable is not None and stable not in models:
+            self._warn_once("stable label not servable", stable, rejected.get(stable), refused.get(stable))
+            stable = None
+        served = models[stable if stable is not None else max(models)] if models else None
         if served is not None and (previous is None or served.version != previous.version):
             log.info("serving model", extra={"fields": {"model_version": served.version}})
             self._on_serve(previous, served)
         reason = self._reason(on_disk, refused, rejected) if served is None else ""
-        return Snapshot(models, served, on_disk, refused, reason, rejected)
+        return Snapshot(models, served, on_disk, refused, reason, rejected, labels)
+
+    def _warn_once(self, message: str, version: int, rejected: Rejected | None, refused: str | None) -> None:
+        why = rejected.reason if rejected else refused or "no such version loaded"
+        if self._last_warning != (message, version, why):
+            log.warning(message, extra={"fields": {"model_version": version, "reason": why}})
+            self._last_warning = (message, version, why)
 
     def _reason(self, on_disk, refused, rejected) -> str:
         where = self.models_dir / self.name

@@ -4,11 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, TypeAdapter, WithJsonSchema, create_model
+from pydantic_core import PydanticCustomError
 
 FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Row = tuple[FiniteNumber, FiniteNumber]
 
+
+LABEL_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"  # JSON Schema patterns search: anchored
+LABEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def _version_or_label(value):
+    """One problem at ``version`` whatever it is (a union would report one per member)."""
+    if value is None or (type(value) is int and 1 <= value < 2**63):
+        return value
+    if isinstance(value, str) and LABEL.fullmatch(value):
+        return value
+    raise PydanticCustomError("version_type", "must be a positive integer version or a label")
+
+
+VersionOrLabel = Annotated[
+    int | str | None, PlainValidator(_version_or_label),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": LABEL_PATTERN},
+                              {"type": "null"}]}),
+    Field(description="A loaded model version, or a label (stable, canary, ...); default: the served one."),
+]
 
 ROWS = TypeAdapter(list[Row])
 """Rows alone, every problem reported (no ``fail_fast``): see ``problems``."""
@@ -25,8 +48,7 @@ def make_predict_request(max_batch: int) -> type[BaseModel]:
         __base__=_Strict,
         instances=(Annotated[list[Row], Field(min_length=1, max_length=max_batch, fail_fast=True,
                                               description="Rows of two finite numbers [x1, x2].")], ...),
-        version=(Annotated[int | None, Field(default=None, strict=True, ge=1,
-                                             description="A loaded model version; default: the served one.")], None),
+        version=(VersionOrLabel, None),
     )
 
 

@@ -20,7 +20,7 @@ from service.v2_codec import (
     build_infer_response,
     parse_infer,
 )
-from service.web import VERSION_TEXT, json_response, service_state
+from service.web import json_response, service_state, version_or_label
 
 v2 = Blueprint("v2", __name__, url_prefix="/v2")
 PLATFORM = "moonserve_numpy"
@@ -31,9 +31,10 @@ def _model(model_name: str, version: str | None):
     state = service_state()
     if model_name != state.settings.model_name:
         raise VersionNotFound(f"unknown model {model_name!r}; this server serves {state.settings.model_name!r}")
-    if version is not None and not VERSION_TEXT.fullmatch(version):
-        raise V2Error(f"model version must be a positive integer, got {version!r}")
-    return choose_model(state.registry.snapshot, int(version) if version is not None else None)
+    requested = version_or_label(version) if version is not None else None
+    if version is not None and requested is None:
+        raise V2Error(f"model version must be a positive integer or a label, got {version[:40]!r}")
+    return choose_model(state.registry.snapshot, requested)
 
 
 @v2.get("")

@@ -24,7 +24,7 @@ from service.inference import choose_model, predict_lists, prediction_body
 from service.observability import MODEL_VERSION
 from service.problems import BodyProblems, validate_body
 from service.schemas import ROWS
-from service.web import VERSION_TEXT, json_response, service_state
+from service.web import VERSION_TEXT, json_response, service_state, version_or_label
 from trainer.artifacts import version_path
 
 api = Blueprint("api", __name__)
@@ -52,16 +52,17 @@ def _parse_non_standard(body: bytes, error: orjson.JSONDecodeError):
         raise MalformedJson(f"the body is not valid JSON: {error}") from None
 
 
-def _query_version(environ: dict) -> int | None:
+def _query_version(environ: dict) -> int | str | None:
     if not environ.get("QUERY_STRING"):
         return None
     text = request.args.get("version")
     if text is None:
         return None
-    if not VERSION_TEXT.fullmatch(text):
+    requested = version_or_label(text)
+    if requested is None:
         raise ValidationFailed("invalid query parameter", [
-            {"loc": "query.version", "msg": "must be a positive integer", "type": "int_parsing"}])
-    return int(text)
+            {"loc": "query.version", "msg": "must be a positive integer or a label", "type": "int_parsing"}])
+    return requested
 
 
 @api.post("/predict")

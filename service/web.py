@@ -13,6 +13,17 @@ digits, no sign, no space, no leading zero, small enough for an int64. Use it wi
 ``fullmatch``: ``$`` would let a trailing newline through."""
 
 
+LABEL_TEXT = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+"""A label, wherever a version may be named (``trainer.labels``' rule)."""
+
+
+def version_or_label(text: str) -> int | str | None:
+    """A version number or a label as a request spells it; None when it is neither."""
+    if VERSION_TEXT.fullmatch(text):
+        return int(text)
+    return text if LABEL_TEXT.fullmatch(text) else None
+
+
 def service_state():
     """The app's ``ServiceState`` (see ``app.py``)."""
     return current_app.extensions["moonserve"]

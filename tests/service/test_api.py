@@ -114,7 +114,8 @@ def test_versions_by_query_and_body(client, models_dir, trained_layers, app):
     assert newest["model"]["version"] == 2 and first["model"]["version"] == 1 and in_body == first
     assert newest["predictions"][0]["label"] != first["predictions"][0]["label"]
     _error(client.post("/predict?version=7", json=rows), 404, "version_not_found")
-    _error(client.post("/predict?version=abc", json=rows), 422, "validation_error")
+    _error(client.post("/predict?version=abc", json=rows), 404, "version_not_found")  # a label, not set
+    _error(client.post("/predict?version=A-1", json=rows), 422, "validation_error")
     _error(client.post("/predict?version=-1", json=rows), 422, "validation_error")
     assert client.post("/predict?version=2", json={**rows, "version": 1}).get_json()["model"]["version"] == 2
 

@@ -135,7 +135,8 @@ def test_non_finite_binary_values_and_stray_bytes_are_400(client):
 def test_unknown_models_versions_and_paths(client):
     assert client.get("/v2/models/other").status_code == 404
     assert client.get("/v2/models/moons/versions/9").status_code == 404
-    assert client.get("/v2/models/moons/versions/x/ready").status_code == 400
+    assert client.get("/v2/models/moons/versions/x/ready").status_code == 404  # a label, and none is set
+    assert client.get("/v2/models/moons/versions/X%201/ready").status_code == 400
     assert client.post("/v2/models/moons/versions/9/infer", data=_infer_body()).status_code == 404
     response = client.get("/v2/models/moons/infer")
     assert response.status_code == 405 and set(response.get_json()) == {"error"}
