@@ -7,6 +7,7 @@ than through ``artifacts`` and ``labels``; errors end in one line on stderr and 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -54,6 +55,17 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(text)
+
+
+def _pinned_from_environment() -> int | None:
+    text = os.environ.get("MODEL_VERSION", "")
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m trainer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -81,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("list", help="show the versions on disk with their metrics")
     show.add_argument("--models-dir", default="models")
     show.add_argument("--name", default="moons")
+    show.add_argument("--min-accuracy", type=_fraction, default=DEFAULT_MIN_ACCURACY,
+                      help="the gate the 'gate' column applies, as the service's MIN_ACCURACY (default %(default)s)")
+    prune = commands.add_parser("prune", help="delete the oldest versions beyond the newest --keep, "
+                                              "never a labelled or pinned one")
+    prune.add_argument("--models-dir", default="models")
+    prune.add_argument("--name", default="moons")
+    prune.add_argument("--keep", type=_count, required=True, help="how many of the newest versions to keep")
+    prune.add_argument("--pinned", type=int, default=_pinned_from_environment(),
+                       help="a version never to delete (default: MODEL_VERSION from the environment, if set)")
+    prune.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     label = commands.add_parser("label", help="point a label (stable, canary, ...) at a version, or delete it")
     label.add_argument("--models-dir", default="models")
     label.add_argument("--name", default="moons")
@@ -167,24 +189,54 @@ def run_train(args) -> int:
     return 0
 
 
+def _number(section, key) -> float:
+    value = section.get(key) if isinstance(section, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+
+
 def run_list(args) -> int:
     versions = list_versions(args.models_dir, args.name)
     if not versions:
         print(f"no versions of {args.name} in {args.models_dir}")
         return 0
-    print(f"{'version':>7}  {'created_at':25}  {'layers':12}  {'accuracy':>8}  {'deviation':>9}  {'val_acc':>7}")
+    labels_of: dict[int, list[str]] = {}
+    for label, version in read_labels(model_folder(args.models_dir, args.name)).items():
+        labels_of.setdefault(version, []).append(label)
+    print(f"{'version':>7}  {'created_at':25}  {'layers':12}  {'accuracy':>8}  {'deviation':>9}  {'val_acc':>7}  "
+          f"{'gate':8}  labels")
     for version in versions:
+        labels = ",".join(sorted(labels_of.get(version, []))) or "-"
         try:
             metadata = read_model(version_path(args.models_dir, args.name, version)).metadata
         except ArtifactError as error:
-            print(f"{version:>7}  unusable: {error}")
+            print(f"{version:>7}  unusable: {error}  labels: {labels}")
             continue
-        metrics = metadata.get("metrics", {})
-        train_metrics, held_out = metrics.get("train", {}), metrics.get("validation", {})
+        metrics = metadata.get("metrics") if isinstance(metadata.get("metrics"), dict) else {}
+        train_metrics, held_out = metrics.get("train"), metrics.get("validation")
         layers = "-".join(str(size) for size in metadata["layer_sizes"])
-        val = f"{held_out['accuracy']:.4f}" if "accuracy" in held_out else "-"
-        accuracy, deviation = (train_metrics.get(key, float("nan")) for key in ("accuracy", "deviation"))
-        print(f"{version:>7}  {metadata['created_at']:25}  {layers:12}  {accuracy:8.4f}  {deviation:9.4f}  {val:>7}")
+        val = _number(held_out, "accuracy")
+        gate = "rejected" if gate_reason(metadata, args.min_accuracy) else "passes"
+        print(f"{version:>7}  {str(metadata['created_at'])[:25]:25}  {layers:12}  "
+              f"{_number(train_metrics, 'accuracy'):8.4f}  {_number(train_metrics, 'deviation'):9.4f}  "
+              f"{'-' if val != val else f'{val:.4f}':>7}  {gate:8}  {labels}")
+    return 0
+
+
+def run_prune(args) -> int:
+    """Delete the oldest version files beyond the ``--keep`` newest, and their pictures;
+    never a labelled version nor the pinned one."""
+    folder = model_folder(args.models_dir, args.name)
+    versions = list_versions(args.models_dir, args.name)
+    protected = set(read_labels(folder).values()) | ({args.pinned} if args.pinned else set())
+    doomed = [version for version in versions[: max(len(versions) - args.keep, 0)] if version not in protected]
+    for version in doomed:
+        path = version_path(args.models_dir, args.name, version)
+        print(f"{'would remove' if args.dry_run else 'removing'} {path}")
+        if not args.dry_run:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".png").unlink(missing_ok=True)
+    kept = [version for version in versions if version not in doomed]
+    print(f"{len(doomed)} version(s) {'to remove' if args.dry_run else 'removed'}; kept {kept}")
     return 0
 
 
@@ -225,7 +277,8 @@ def run_labels(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"train": run_train, "list": run_list, "label": run_label, "labels": run_labels}[args.command](args)
+        return {"train": run_train, "list": run_list, "label": run_label, "labels": run_labels,
+                "prune": run_prune}[args.command](args)
     except (UsageError, ConfigError, DataError, ArtifactError, LabelsError) as error:
         print(f"trainer: error: {error}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHIPPED_DATA
-from trainer.artifacts import read_model
+from trainer.artifacts import list_versions, read_model
 from trainer.cli import main
 
 
@@ -151,3 +151,41 @@ def test_label_mistakes_are_one_line_and_exit_2(tmp_path, capsys, argv, message)
     assert main(argv[:1] + ["--models-dir", str(tmp_path)] + argv[1:]) == 2
     error = capsys.readouterr().err
     assert error.startswith("trainer: error: ") and message in error and error.count("\n") == 1, error
+
+
+def test_prune_keeps_the_newest_and_every_labelled_or_pinned_version(tmp_path, capsys, monkeypatch):
+    _trained(tmp_path, count=6)
+    for version in (1, 3):
+        (tmp_path / "moons" / f"{version}.png").write_bytes(b"png")
+    assert main(["label", "--models-dir", str(tmp_path), "stable", "2"]) == 0
+    capsys.readouterr()
+    assert main(["prune", "--models-dir", str(tmp_path), "--keep", "2", "--pinned", "1", "--dry-run"]) == 0
+    assert "would remove" in capsys.readouterr().out and list_versions(tmp_path, "moons") == [1, 2, 3, 4, 5, 6]
+    assert main(["prune", "--models-dir", str(tmp_path), "--keep", "2", "--pinned", "1"]) == 0
+    out = capsys.readouterr().out
+    assert list_versions(tmp_path, "moons") == [1, 2, 5, 6] and "removing" in out and "3.npz" in out
+    assert not (tmp_path / "moons" / "3.png").exists() and (tmp_path / "moons" / "1.png").exists()
+    monkeypatch.setenv("MODEL_VERSION", "5")
+    assert main(["prune", "--models-dir", str(tmp_path), "--keep", "0"]) == 0  # the pin from the environment
+    assert list_versions(tmp_path, "moons") == [2, 5]
+    assert main(["prune", "--models-dir", str(tmp_path), "--keep", "-1"]) == 2
+
+
+def test_list_shows_labels_and_the_gate(tmp_path, capsys):
+    _trained(tmp_path, count=2)
+    assert main(["label", "--models-dir", str(tmp_path), "canary", "2"]) == 0
+    capsys.readouterr()
+    assert main(["list", "--models-dir", str(tmp_path), "--min-accuracy", "0.999"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-2:] == ["gate", "labels"]
+    assert lines[1].split()[-2:] == ["rejected", "-"] and lines[2].split()[-2:] == ["rejected", "canary"]
+
+
+def test_list_survives_odd_metadata(tmp_path, capsys):
+    from trainer.artifacts import write_model
+    from trainer.network import init_layers
+
+    write_model(tmp_path, "moons", init_layers([2, 3, 1], np.random.RandomState(0)),
+                {"created_at": ["not", "a", "date"], "activation": "sigmoid", "metrics": [1, 2]})
+    assert main(["list", "--models-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[-2:] == ["rejected", "-"]
