@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import orjson
 
@@ -26,6 +28,29 @@ def choose_model(snapshot: Snapshot, requested: int | str | None) -> LoadedModel
         loaded = ", ".join(str(v) for v in sorted(snapshot.models))
         raise VersionNotFound(f"version {version} is not loaded (loaded: {loaded})")
     return model
+
+
+def canary_bucket(request_id: str) -> int:
+    """0-99 from the request id: the same id always lands in the same bucket, in every
+    worker and replica, so a client that retries with its id gets the same version."""
+    return zlib.crc32(request_id.encode("utf-8", "replace")) % 100
+
+
+def route_model(snapshot: Snapshot, requested: int | str | None, request_id: str, canary_percent: int,
+                pinned: bool) -> tuple[LoadedModel, str]:
+    """The model for a request, and its route: ``requested`` (it named a version or a
+    label), ``pinned`` (MODEL_VERSION), ``canary`` (CANARY_PERCENT of the others go to
+    the version labelled canary, when it is loaded and not the served one) or
+    ``stable`` (the served version: the stable label's, else the newest)."""
+    if requested is not None:
+        return choose_model(snapshot, requested), "requested"
+    served = choose_model(snapshot, None)
+    if pinned:
+        return served, "pinned"
+    canary = snapshot.models.get(snapshot.labels.get("canary", 0)) if canary_percent else None
+    if canary is not None and canary is not served and canary_bucket(request_id) < canary_percent:
+        return canary, "canary"
+    return served, "stable"
 
 
 def predict(model: LoadedModel, rows) -> tuple[np.ndarray, np.ndarray]:

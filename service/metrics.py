@@ -60,17 +60,18 @@ class ServiceMetrics:
     def __init__(self, registry: CollectorRegistry):
         self.registry = registry
         self.requests = Counter(
-            "moonserve_requests", "HTTP requests answered, by endpoint, method and status.",
-            ["endpoint", "method", "status"], registry=registry)
+            "moonserve_requests", "HTTP requests answered, by endpoint, method, status and route "
+            "(how a prediction chose its model: stable, canary, pinned, requested; none for the rest).",
+            ["endpoint", "method", "status", "route"], registry=registry)
         self.latency = Histogram(
-            "moonserve_request_duration_seconds", "Time from reading a request to its response, by endpoint.",
-            ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
+            "moonserve_request_duration_seconds", "Time from reading a request to its response, by endpoint and route.",
+            ["endpoint", "route"], buckets=LATENCY_BUCKETS, registry=registry)
         self.in_progress = Gauge(
             "moonserve_requests_in_progress", "Requests being handled now, summed over live workers.",
             registry=registry, multiprocess_mode="livesum")
         self.predictions = Counter(
-            "moonserve_predictions", "Rows predicted, by model version and predicted label.",
-            ["model_version", "label"], registry=registry)
+            "moonserve_predictions", "Rows predicted, by model version, predicted label and route.",
+            ["model_version", "label", "route"], registry=registry)
         self.rows = Histogram(
             "moonserve_prediction_request_rows", "Rows per successful prediction request.",
             buckets=ROW_BUCKETS, registry=registry)
@@ -90,13 +91,13 @@ class ServiceMetrics:
             self.model_loads.labels(result)
         self._prediction_children: dict = {}
 
-    def record_predictions(self, version: int, rows: int, positives: int) -> None:
+    def record_predictions(self, version: int, rows: int, positives: int, route: str) -> None:
         """Count one successful prediction request of ``rows`` rows, ``positives`` of them label 1."""
         self.rows.observe(rows)
-        children = self._prediction_children.get(version)
+        children = self._prediction_children.get((version, route))
         if children is None:
-            children = self._prediction_children[version] = (
-                self.predictions.labels(str(version), "0"), self.predictions.labels(str(version), "1"))
+            children = self._prediction_children[version, route] = (
+                self.predictions.labels(str(version), "0", route), self.predictions.labels(str(version), "1", route))
         if positives:
             children[1].inc(positives)
         if positives < rows:

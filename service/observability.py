@@ -25,6 +25,8 @@ inventing methods cannot add series to the metrics."""
 REQUEST_ID = "moonserve.request_id"
 MODEL_VERSION = "moonserve.model_version"
 ENDPOINT = "moonserve.endpoint"
+ROUTE = "moonserve.route"
+"""How a prediction chose its model (``inference.route_model``); ``none`` elsewhere."""
 
 
 class ObservedRequest(Request):
@@ -76,17 +78,17 @@ class RequestObserver:
 
     def _record(self, environ, status: str, duration: float) -> None:
         endpoint = environ.get(ENDPOINT, "unmatched")
-        method, code = environ["REQUEST_METHOD"], status[:3]
-        key = (endpoint, method, code)
+        method, code, route = environ["REQUEST_METHOD"], status[:3], environ.get(ROUTE, "none")
+        key = (endpoint, method, code, route)
         counter = self._request_children.get(key)
         if counter is None:
-            counter = self.metrics.requests.labels(endpoint, method if method in METHODS else "other", code)
+            counter = self.metrics.requests.labels(endpoint, method if method in METHODS else "other", code, route)
             if method in METHODS:  # the cache is bounded as the labels are
                 self._request_children[key] = counter
         counter.inc()
-        histogram = self._latency_children.get(endpoint)
+        histogram = self._latency_children.get((endpoint, route))
         if histogram is None:
-            histogram = self._latency_children[endpoint] = self.metrics.latency.labels(endpoint)
+            histogram = self._latency_children[endpoint, route] = self.metrics.latency.labels(endpoint, route)
         histogram.observe(duration)
         if self.access_log.enabled:
             self.access_log.write({"request_id": environ[REQUEST_ID], "method": method[:32],

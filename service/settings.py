@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     min_accuracy: float = Field(default=0.9, ge=0, le=1)
     """The promotion gate: a version whose recorded accuracy (validation, else training)
     is below this is rejected, never served; 0 turns the gate off."""
+    canary_percent: int = Field(default=0, ge=0, le=100)
+    """Share of the requests that name no version to send to the version labelled
+    ``canary`` (when it is loaded), chosen by a hash of the request id."""
     keep_versions: int = Field(default=10, ge=1, le=1000)
     """How many of the newest valid versions stay loaded for ``?version=N``."""
     max_batch: int = Field(default=10_000, ge=1, le=1_000_000)

@@ -11,8 +11,8 @@ from flask import Blueprint, Response, request
 import trainer
 from service.errors import V2Error, VersionNotFound
 from service.http_body import read_body
-from service.inference import choose_model, predict
-from service.observability import MODEL_VERSION
+from service.inference import choose_model, predict, route_model
+from service.observability import MODEL_VERSION, REQUEST_ID, ROUTE
 from service.v2_codec import (
     HEADER_LENGTH,
     INPUT_NAME,
@@ -89,16 +89,21 @@ def model_config(model_name: str):
 @v2.post("/models/<model_name>/infer", defaults={"version": None})
 @v2.post("/models/<model_name>/versions/<version>/infer")
 def infer(model_name: str, version: str | None):
-    model = _model(model_name, version)
-    request.environ[MODEL_VERSION] = model.version
-    state = service_state()
+    state, environ = service_state(), request.environ
+    if version is None:
+        _model(model_name, None)  # the model exists and is served
+        model, environ[ROUTE] = route_model(state.registry.snapshot, None, environ[REQUEST_ID],
+                                            state.settings.canary_percent, state.settings.model_version is not None)
+    else:
+        model, environ[ROUTE] = _model(model_name, version), "requested"
+    environ[MODEL_VERSION] = model.version
     try:
         request_body = read_body(request.environ, state.settings.max_body_bytes, state.settings.body_timeout_s)
         parsed = parse_infer(request_body, request.headers.get(HEADER_LENGTH), state.settings.max_batch)
     except V2BadRequest as error:
         raise V2Error(str(error)) from None
     probabilities, labels = predict(model, parsed.rows)
-    state.metrics.record_predictions(model.version, len(labels), int(labels.sum()))
+    state.metrics.record_predictions(model.version, len(labels), int(labels.sum()), environ[ROUTE])
     body, headers = build_infer_response(model.name, model.version, parsed, probabilities, labels)
     response = Response(body, mimetype="application/json" if not headers else "application/octet-stream")
     response.headers.update(headers)

@@ -20,8 +20,8 @@ from service.errors import (
     VersionNotFound,
 )
 from service.http_body import content_type, read_body
-from service.inference import choose_model, predict_lists, prediction_body
-from service.observability import MODEL_VERSION
+from service.inference import predict_lists, prediction_body, route_model
+from service.observability import MODEL_VERSION, REQUEST_ID, ROUTE
 from service.problems import BodyProblems, validate_body
 from service.schemas import ROWS
 from service.web import VERSION_TEXT, json_response, service_state, version_or_label
@@ -75,10 +75,12 @@ def predict_view():
         shown = f"; the first {len(problems.details)} are listed" if len(problems.details) < problems.total else ""
         raise ValidationFailed(f"the request body does not match the schema ({problems.total} "
                                f"problem{'s' if problems.total != 1 else ''}{shown})", problems.details) from None
-    model = choose_model(state.registry.snapshot, query_version or payload.version)  # the query wins
+    model, environ[ROUTE] = route_model(state.registry.snapshot, query_version or payload.version,  # query wins
+                                        environ[REQUEST_ID], state.settings.canary_percent,
+                                        state.settings.model_version is not None)
     environ[MODEL_VERSION] = model.version
     probabilities, labels = predict_lists(model, payload.instances)
-    state.metrics.record_predictions(model.version, len(labels), sum(labels))
+    state.metrics.record_predictions(model.version, len(labels), sum(labels), environ[ROUTE])
     return Response(prediction_body(model, probabilities, labels), mimetype="application/json")
 
 

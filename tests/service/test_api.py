@@ -200,18 +200,21 @@ def test_metrics_count_requests_predictions_and_rows(client):
         client.post("/predict", json={"instances": [[0.5, -0.4], [0.0, 1.0]]})
     client.post("/predict", json={"instances": []})
     samples = _samples(client)
-    key = lambda metric, **labels: (metric, tuple(sorted(labels.items())))  # noqa: E731
-    assert samples[key("moonserve_requests_total", endpoint="/predict", method="POST", status="200")] == 3
-    assert samples[key("moonserve_requests_total", endpoint="/predict", method="POST", status="422")] == 1
-    assert samples[key("moonserve_predictions_total", model_version="1", label="1")] == 3
-    assert samples[key("moonserve_predictions_total", model_version="1", label="0")] == 3
-    assert samples[key("moonserve_prediction_request_rows_count")] == 3
-    assert samples[key("moonserve_prediction_request_rows_sum")] == 6
-    assert samples[key("moonserve_request_duration_seconds_count", endpoint="/predict")] == 4
-    assert samples[key("moonserve_model_loads_total", result="success")] == 1
-    assert samples[key("moonserve_model_info", name="moons", version="1")] == 1
-    assert samples[key("moonserve_model_version")] == 1
-    assert samples[key("moonserve_requests_in_progress")] == 1  # the scrape itself
+    from tests.service.test_gunicorn import metric
+
+    assert metric(samples, "moonserve_requests_total", endpoint="/predict", method="POST", status="200",
+                  route="stable") == 3
+    assert metric(samples, "moonserve_requests_total", endpoint="/predict", method="POST", status="422",
+                  route="none") == 1  # refused before a model was chosen
+    assert metric(samples, "moonserve_predictions_total", model_version="1", label="1", route="stable") == 3
+    assert metric(samples, "moonserve_predictions_total", model_version="1", label="0") == 3
+    assert metric(samples, "moonserve_prediction_request_rows_count") == 3
+    assert metric(samples, "moonserve_prediction_request_rows_sum") == 6
+    assert metric(samples, "moonserve_request_duration_seconds_count", endpoint="/predict") == 4
+    assert metric(samples, "moonserve_model_loads_total", result="success") == 1
+    assert metric(samples, "moonserve_model_info", name="moons", version="1") == 1
+    assert metric(samples, "moonserve_model_version") == 1
+    assert metric(samples, "moonserve_requests_in_progress") == 1  # the scrape itself
 
 
 def test_openapi_document_describes_the_schemas(client):

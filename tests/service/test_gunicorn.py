@@ -25,7 +25,9 @@ def scrape(server) -> dict:
 
 
 def metric(samples, metric_name, **labels) -> float:
-    return samples.get((metric_name, tuple(sorted(labels.items()))), 0.0)
+    """The sum of ``metric_name`` over every series whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(value for (name, series), value in samples.items() if name == metric_name and wanted <= set(series))
 
 
 def _predict(server, rows, **params):

@@ -80,3 +80,46 @@ def test_promote_and_roll_back_under_load_without_a_failed_request(tmp_path, mod
         seen = [version for _, _, version in load.results]
         assert seen[0] == 1 and 2 in seen and seen[-1] == 1
         assert metric(scrape(server), "moonserve_model_loads_total", result="failure") == 0
+
+
+def test_canary_share_and_stickiness_through_gunicorn(tmp_path, models_dir, trained_layers):
+    write_version(models_dir, trained_layers)  # 2
+    _labels(models_dir, stable=1, canary=2)
+    with running_service(tmp_path, models_dir, reload_interval_s=0, canary_percent=20) as server:
+        session = requests.Session()
+        versions = {}
+        for index in range(2000):
+            answer = session.post(server.url + "/predict", json=ROWS, headers={"X-Request-ID": f"client-{index}"},
+                                  timeout=5)
+            assert answer.status_code == 200 and answer.headers["X-Request-ID"] == f"client-{index}"
+            versions[index] = answer.json()["model"]["version"]
+        share = sum(1 for version in versions.values() if version == 2) / len(versions)
+        assert 0.15 <= share <= 0.25, share
+        for index in range(0, 2000, 50):  # a retry with the same id gets the same version
+            again = session.post(server.url + "/predict", json=ROWS, headers={"X-Request-ID": f"client-{index}"},
+                                 timeout=5)
+            assert again.json()["model"]["version"] == versions[index]
+        named = session.post(server.url + "/predict?version=canary", json=ROWS, timeout=5).json()
+        assert named["model"]["version"] == 2
+        samples = scrape(server)
+        canary_answers = sum(1 for version in versions.values() if version == 2)
+        assert metric(samples, "moonserve_requests_total", endpoint="/predict", route="canary") >= canary_answers
+        assert metric(samples, "moonserve_requests_total", endpoint="/predict", route="requested") == 1
+        assert metric(samples, "moonserve_predictions_total", model_version="2", route="canary") >= canary_answers
+        print(f"canary share {share:.3f} of {len(versions)} requests at CANARY_PERCENT=20")
+
+
+def test_promoting_the_canary_then_dropping_its_label_under_load(tmp_path, models_dir, trained_layers):
+    write_version(models_dir, trained_layers)  # 2
+    _labels(models_dir, stable=1, canary=2)
+    with running_service(tmp_path, models_dir, reload_interval_s=0.3, canary_percent=30) as server:
+        with Load(server.url, threads=3) as load:
+            time.sleep(1.0)
+            _labels(models_dir, stable=2, canary=2)  # promote: label stable 2
+            time.sleep(0.3)
+            _labels(models_dir, stable=2)  # then label --delete canary
+            assert wait_until(lambda: len(load.results) > 20 and all(v == 2 for _, _, v in load.results[-10:]), 10)
+            time.sleep(0.8)
+        assert load.failures() == []
+        early = [version for sent, _, version in load.results[:40]]
+        assert {1, 2} <= set(early)  # both served while the canary ran

@@ -157,5 +157,6 @@ def test_not_ready_without_a_model(tmp_path):
 def test_v2_requests_are_counted(client):
     client.post("/v2/models/moons/infer", data=_infer_body())
     text = client.get("/metrics").get_data(as_text=True)
-    assert 'moonserve_requests_total{endpoint="/v2/models/<model_name>/infer",method="POST",status="200"} 1.0' in text
-    assert 'moonserve_predictions_total{label="0",model_version="1"}' in text
+    assert ('moonserve_requests_total{endpoint="/v2/models/<model_name>/infer",method="POST",route="stable",'
+            'status="200"} 1.0') in text
+    assert 'moonserve_predictions_total{label="0",model_version="1",route="stable"}' in text
