@@ -237,6 +237,9 @@ class ModelRegistry:
             log.warning("model files gone; serving from memory",
                         extra={"fields": {"model_version": previous.version}})
             models = {previous.version: previous}
+        if self.pinned is not None and self.pinned not in models:
+            self._warn_once("pinned version not servable", self.pinned, rejected.get(self.pinned),
+                            refused.get(self.pinned))
         stable = labels.get("stable") if self.pinned is None else None
         if stable is not None and stable not in models:
             self._warn_once("stable label not servable", stable, rejected.get(stable), refused.get(stable))

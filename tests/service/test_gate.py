@@ -53,3 +53,18 @@ def test_only_rejected_versions_say_so_in_health(tmp_path, trained_layers):
                      start_reloader=False)
     message = app.test_client().get("/health").get_json()["error"]["message"]
     assert "passes the gate (1 rejected, e.g. version 1: training accuracy 0.4200 < MIN_ACCURACY 0.9000)" in message
+
+
+def test_a_pin_or_stable_label_that_cannot_be_served_is_one_warning(make_app, models_dir, trained_layers, caplog):
+    import logging
+
+    write_version(models_dir, trained_layers, accuracy=0.3)  # 2: rejected
+    (models_dir / "moons" / "labels.json").write_text('{"stable": 2}')
+    with caplog.at_level(logging.WARNING, logger="moonserve.registry"):
+        app = make_app()
+        for _ in range(3):
+            app.extensions["moonserve"].registry.refresh()
+        make_app(model_version=9)
+    messages = [(record.getMessage(), getattr(record, "fields", {}).get("model_version")) for record in caplog.records]
+    assert messages.count(("stable label not servable", 2)) == 1
+    assert messages.count(("pinned version not servable", 9)) == 1
