@@ -5,7 +5,7 @@
 Times both forward passes of the reference-shaped network (2-3-1, sigmoid) as the
 service runs them, labels and plain lists included, for 1 to 32 rows (best of 5
 repeats, same process), and prints the first row count at which NumPy is faster.
-``PYTHON_FLOAT_BUDGET`` in ``service/registry.py`` is set from this.
+``PYTHON_FLOAT_BUDGET`` in ``service/models/registry.py`` is set from this.
 """
 
 from __future__ import annotations

@@ -10,17 +10,17 @@ from flask.sessions import NullSession, SessionInterface
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
-from service.errors import register_error_handlers
-from service.jsonlog import configure_logging
-from service.metrics import ServiceMetrics
-from service.access_log import AccessLog
-from service.observability import ObservedRequest, RequestObserver
-from service.openapi import build_openapi
-from service.registry import ModelRegistry
+from service.protocols.errors import register_error_handlers
+from service.telemetry.jsonlog import configure_logging
+from service.telemetry.metrics import ServiceMetrics
+from service.telemetry.access_log import AccessLog
+from service.telemetry.observability import ObservedRequest, RequestObserver
+from service.protocols.openapi import build_openapi
+from service.models.registry import ModelRegistry
 from service.schemas import make_predict_request
 from service.settings import Settings
-from service.v2 import v2
-from service.views import api
+from service.protocols.v2 import v2
+from service.protocols.views import api
 
 
 @dataclass

@@ -30,7 +30,7 @@ import orjson
 from gunicorn import util
 from gunicorn.workers import gthread
 
-from service.deadlines import ReadDeadlines
+from service.transport.deadlines import ReadDeadlines
 from service.settings import Settings
 
 log = logging.getLogger("moonserve.worker")

@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from service.access_log import BLOCK_BYTES, AccessLog
+from service.telemetry.access_log import BLOCK_BYTES, AccessLog
 from tests.service.gunicorn_server import running_service, stop_process, wait_until
 
 

@@ -3,7 +3,7 @@
 import os
 import warnings
 
-from service.metrics import _ProcessId
+from service.telemetry.metrics import _ProcessId
 
 
 def test_the_cached_process_id_follows_every_fork():

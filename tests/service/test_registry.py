@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
-from service.inference import predict_lists
-from service.registry import ModelRegistry
+from service.models.inference import predict_lists
+from service.models.registry import ModelRegistry
 from tests.service.conftest import write_version
 from trainer.network import init_layers, predict_proba
 

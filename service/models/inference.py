@@ -7,8 +7,8 @@ import zlib
 import numpy as np
 import orjson
 
-from service.errors import NoModel, VersionNotFound
-from service.registry import LoadedModel, Snapshot
+from service.protocols.errors import NoModel, VersionNotFound
+from service.models.registry import LoadedModel, Snapshot
 
 
 def choose_model(snapshot: Snapshot, requested: int | str | None) -> LoadedModel:

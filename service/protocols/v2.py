@@ -9,18 +9,18 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 import trainer
-from service.errors import V2Error, VersionNotFound
-from service.http_body import read_body
-from service.inference import choose_model, predict, route_model
-from service.observability import MODEL_VERSION, REQUEST_ID, ROUTE
-from service.v2_codec import (
+from service.protocols.errors import V2Error, VersionNotFound
+from service.transport.http_body import read_body
+from service.models.inference import choose_model, predict, route_model
+from service.telemetry.observability import MODEL_VERSION, REQUEST_ID, ROUTE
+from service.protocols.v2_codec import (
     HEADER_LENGTH,
     INPUT_NAME,
     V2BadRequest,
     build_infer_response,
     parse_infer,
 )
-from service.web import json_response, service_state, version_or_label
+from service.protocols.web import json_response, service_state, version_or_label
 
 v2 = Blueprint("v2", __name__, url_prefix="/v2")
 PLATFORM = "moonserve_numpy"

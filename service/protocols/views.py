@@ -12,19 +12,19 @@ import orjson
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
-from service.errors import (
+from service.protocols.errors import (
     MalformedJson,
     NoModel,
     UnsupportedMediaType,
     ValidationFailed,
     VersionNotFound,
 )
-from service.http_body import content_type, read_body
-from service.inference import predict_lists, prediction_body, route_model
-from service.observability import MODEL_VERSION, REQUEST_ID, ROUTE
-from service.problems import BodyProblems, validate_body
+from service.transport.http_body import content_type, read_body
+from service.models.inference import predict_lists, prediction_body, route_model
+from service.telemetry.observability import MODEL_VERSION, REQUEST_ID, ROUTE
+from service.protocols.problems import BodyProblems, validate_body
 from service.schemas import ROWS
-from service.web import VERSION_TEXT, json_response, service_state, version_or_label
+from service.protocols.web import VERSION_TEXT, json_response, service_state, version_or_label
 from trainer.artifacts import version_path
 
 api = Blueprint("api", __name__)

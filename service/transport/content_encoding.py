@@ -11,7 +11,7 @@ import zlib
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.errors import MalformedBody, UnsupportedMediaType
+from service.protocols.errors import MalformedBody, UnsupportedMediaType
 
 SUPPORTED = ("gzip", "deflate", "identity")
 _WINDOW_BITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}

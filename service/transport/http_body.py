@@ -19,9 +19,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from gunicorn.http.body import ChunkedReader
 from gunicorn.http.errors import ParseException
 
-from service.content_encoding import content_encoding, inflate
-from service.deadlines import ReadDeadlines, stop_reading
-from service.errors import BodyTimeout, MalformedBody, UnsupportedTransferCoding
+from service.transport.content_encoding import content_encoding, inflate
+from service.transport.deadlines import ReadDeadlines, stop_reading
+from service.protocols.errors import BodyTimeout, MalformedBody, UnsupportedTransferCoding
 
 _CHUNK = 256 * 1024
 _DIGITS = re.compile(r"[0-9]{1,18}")  # str.isdigit() also takes "²", which int() then refuses

@@ -15,8 +15,8 @@ import time
 from flask import Request
 from werkzeug.routing import Rule
 
-from service.access_log import AccessLog
-from service.metrics import ServiceMetrics
+from service.telemetry.access_log import AccessLog
+from service.telemetry.metrics import ServiceMetrics
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})

@@ -1,0 +1,1 @@
+"""Reading request bodies: limits, deadlines on slow sockets, compressed bodies."""
