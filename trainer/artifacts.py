@@ -13,7 +13,6 @@ import json
 import math
 import os
 import re
-import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 
 from trainer.inference import check_weights
 from trainer.npz_archive import ArchiveError, read_arrays
+from trainer.regular_files import NotARegularFile, open_regular_file
 from trainer.network import ACTIVATIONS, Layer, layer_sizes_of
 
 FORMAT_VERSION = 1
@@ -234,19 +234,11 @@ def read_model(path: str | Path) -> ModelArtifact:
 
 
 def _read_archive(path: Path) -> dict[str, np.ndarray]:
-    """Opened without blocking (a FIFO swapped in after a check would block an open
-    for good), then checked on the open file itself: regular, and not too large."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            raise ArtifactError("not a regular file")
-        if status.st_size > MAX_FILE_BYTES:
-            raise ArtifactError(f"{status.st_size} bytes is over the {MAX_FILE_BYTES} limit")
-        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+        with open_regular_file(path, MAX_FILE_BYTES) as stream:
             return read_arrays(stream, MAX_FILE_BYTES)
-    finally:
-        os.close(descriptor)
+    except NotARegularFile as error:
+        raise ArtifactError(str(error)) from None
 
 
 def write_model(models_dir: str | Path, name: str, layers: list[Layer], metadata: dict) -> tuple[Path, int]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
-import stat
 from contextlib import contextmanager
 from pathlib import Path
 
 from trainer.artifacts import write_file_atomically
+from trainer.regular_files import NotARegularFile, open_regular_file
 
 LABELS_FILE = "labels.json"
 MAX_LABELS_BYTES = 64 * 1024
@@ -60,18 +59,13 @@ def parse_labels(content: bytes) -> dict[str, int]:
 
 def read_labels(folder: Path) -> dict[str, int]:
     """The labels of the model in ``folder``; none when there is no file."""
-    path = Path(folder) / LABELS_FILE
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open_regular_file(Path(folder) / LABELS_FILE, MAX_LABELS_BYTES) as stream:  # a FIFO never blocks a reload
+            return parse_labels(stream.read(MAX_LABELS_BYTES + 1))
     except FileNotFoundError:
         return {}
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # a FIFO must not block a reload
-            raise LabelsError(f"{LABELS_FILE} is not a regular file")
-        with os.fdopen(descriptor, "rb", closefd=False) as stream:
-            return parse_labels(stream.read(MAX_LABELS_BYTES + 1))
-    finally:
-        os.close(descriptor)
+    except NotARegularFile as error:
+        raise LabelsError(f"{LABELS_FILE}: {error}") from None
 
 
 @contextmanager

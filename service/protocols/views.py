@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 import time
 from datetime import datetime, timezone
 
@@ -26,6 +24,7 @@ from service.protocols.problems import BodyProblems, validate_body
 from service.schemas import ROWS
 from service.protocols.web import VERSION_TEXT, json_response, service_state, version_or_label
 from trainer.artifacts import version_path
+from trainer.regular_files import NotARegularFile, open_regular_file
 
 api = Blueprint("api", __name__)
 
@@ -164,23 +163,13 @@ MAX_PLOT_BYTES = 16 * 1024 * 1024
 
 
 def _read_plot(path) -> bytes | None:
-    """The picture's bytes, or None when there is no usable one: opened without
-    blocking and checked on the open file (a FIFO or folder in its place, or a huge
-    file, is no picture and must not hang or exhaust a worker)."""
+    """The picture's bytes, or None when there is no usable one (a FIFO or folder in
+    its place, or a huge file, is no picture and must not hang or exhaust a worker)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_PLOT_BYTES:
-            return None
-        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+        with open_regular_file(path, MAX_PLOT_BYTES) as stream:
             return stream.read(MAX_PLOT_BYTES)
-    except OSError:
+    except (OSError, NotARegularFile):
         return None
-    finally:
-        os.close(descriptor)
 
 
 @api.get("/models/<version>/plot.png")
