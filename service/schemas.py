@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, TypeAdapter, WithJsonSchema, create_model
 from pydantic_core import PydanticCustomError
+
+from trainer.labels import LABEL_NAME
 
 FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Row = tuple[FiniteNumber, FiniteNumber]
 
 
-LABEL_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"  # JSON Schema patterns search: anchored
-LABEL = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+LABEL_PATTERN = f"^{LABEL_NAME.pattern}$"  # JSON Schema patterns search: anchored
 
 
 def _version_or_label(value):
     """One problem at ``version`` whatever it is (a union would report one per member)."""
     if value is None or (type(value) is int and 1 <= value < 2**63):
         return value
-    if isinstance(value, str) and LABEL.fullmatch(value):
+    if isinstance(value, str) and LABEL_NAME.fullmatch(value):
         return value
     raise PydanticCustomError("version_type", "must be a positive integer version or a label")
 

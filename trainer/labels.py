@@ -60,7 +60,8 @@ def parse_labels(content: bytes) -> dict[str, int]:
 def read_labels(folder: Path) -> dict[str, int]:
     """The labels of the model in ``folder``; none when there is no file."""
     try:
-        with open_regular_file(Path(folder) / LABELS_FILE, MAX_LABELS_BYTES) as stream:  # a FIFO never blocks a reload
+        # a FIFO in its place never blocks a reload
+        with open_regular_file(Path(folder) / LABELS_FILE, MAX_LABELS_BYTES) as stream:
             return parse_labels(stream.read(MAX_LABELS_BYTES + 1))
     except FileNotFoundError:
         return {}

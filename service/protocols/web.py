@@ -7,21 +7,19 @@ import re
 import orjson
 from flask import Response, current_app
 
+from trainer.labels import LABEL_NAME
+
 VERSION_TEXT = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
 """A model version as it may appear in a URL or query: a positive integer in ASCII
 digits, no sign, no space, no leading zero, small enough for an int64. Use it with
 ``fullmatch``: ``$`` would let a trailing newline through."""
 
 
-LABEL_TEXT = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-"""A label, wherever a version may be named (``trainer.labels``' rule)."""
-
-
 def version_or_label(text: str) -> int | str | None:
     """A version number or a label as a request spells it; None when it is neither."""
     if VERSION_TEXT.fullmatch(text):
         return int(text)
-    return text if LABEL_TEXT.fullmatch(text) else None
+    return text if LABEL_NAME.fullmatch(text) else None
 
 
 def service_state():
