@@ -26,10 +26,10 @@ import logging
 import re
 import time
 
-import orjson
 from gunicorn import util
 from gunicorn.workers import gthread
 
+from service.protocols.errors import HTTP_CODES, error_body
 from service.transport.deadlines import ReadDeadlines
 from service.settings import Settings
 
@@ -39,8 +39,8 @@ _DEFER = getattr(gthread, "_DEFER", None)  # the worker's "back to the poller" a
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ")
 _REASONS = {400: "Bad Request", 403: "Forbidden", 414: "URI Too Long", 417: "Expectation Failed",
             431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented"}
-_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
-          431: "headers_too_large", 500: "internal_error", 501: "not_implemented"}
+"""RFC 9110's reason phrases for the statuses gunicorn answers itself (Python 3.11's
+``HTTPStatus`` still calls 414 "Request-URI Too Long")."""
 
 
 class _Captured:
@@ -69,17 +69,15 @@ def protocol_error_response(page: bytes, path: str | None) -> bytes:
     message in the JSON envelope (``{"error": message}`` under ``/v2``)."""
     match = _STATUS_LINE.match(bytes(page))
     status = int(match.group(1)) if match else 400
+    reason = _REASONS.get(status, "Bad Request")  # gunicorn writes "501 Bad Request"
     body = bytes(page).partition(b"\r\n\r\n")[2].decode("latin-1")
     text = re.sub(r"<[^>]+>", " ", body.partition("</h1>")[2])
-    message = " ".join(html.unescape(text).split())[:300] or _REASONS.get(status, "Bad Request")
-    if path is not None and (path == "/v2" or path.startswith("/v2/")):
-        payload = orjson.dumps({"error": message})
-    else:
-        payload = orjson.dumps({"error": {"code": _CODES.get(status, "bad_request"), "message": message,
-                                          "details": []}})
-    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Bad Request')}\r\nConnection: close\r\n"
+    message = " ".join(html.unescape(text).split())[:300] or reason
+    payload = error_body(path or "", HTTP_CODES.get(status, "bad_request"), message)
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
     return head.encode("latin-1") + payload
+
 
 
 class MoonserveWorker(gthread.ThreadWorker):

@@ -65,19 +65,24 @@ class V2Error(ApiError):
     status, code = 400, "bad_inference_request"
 
 
-_HTTP_CODES = {
-    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
-    414: "uri_too_long", 415: "unsupported_media_type", 431: "headers_too_large",
+HTTP_CODES = {
+    400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+    414: "uri_too_long", 415: "unsupported_media_type", 417: "expectation_failed", 431: "headers_too_large",
+    500: "internal_error", 501: "not_implemented",
 }
+"""Our code for an error status Flask or gunicorn answers by itself."""
+
+
+def error_body(path: str, code: str, message: str, details: list[dict] | None = None) -> bytes:
+    """The envelope for a request to ``path``; under ``/v2`` the Open Inference
+    Protocol's ``{"error": message}``."""
+    if path == "/v2" or path.startswith("/v2/"):
+        return orjson.dumps({"error": message})
+    return orjson.dumps({"error": {"code": code, "message": message, "details": details or []}})
 
 
 def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> Response:
-    """The envelope; under ``/v2`` the Open Inference Protocol's ``{"error": message}``."""
-    if request.path == "/v2" or request.path.startswith("/v2/"):
-        body = orjson.dumps({"error": message})
-    else:
-        body = orjson.dumps({"error": {"code": code, "message": message, "details": details or []}})
-    return Response(body, status=status, mimetype="application/json")
+    return Response(error_body(request.path, code, message, details), status=status, mimetype="application/json")
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -88,7 +93,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         status = error.code or 500
-        response = error_response(status, _HTTP_CODES.get(status, "http_error"), _http_message(error))
+        response = error_response(status, HTTP_CODES.get(status, "http_error"), _http_message(error))
         if status == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response
