@@ -26,11 +26,16 @@ v2 = Blueprint("v2", __name__, url_prefix="/v2")
 PLATFORM = "moonserve_numpy"
 
 
+def _check_name(model_name: str) -> None:
+    served_name = service_state().settings.model_name
+    if model_name != served_name:
+        raise VersionNotFound(f"unknown model {model_name!r}; this server serves {served_name!r}")
+
+
 def _model(model_name: str, version: str | None):
     """The loaded model for ``model_name`` and ``version`` (None: the served one)."""
     state = service_state()
-    if model_name != state.settings.model_name:
-        raise VersionNotFound(f"unknown model {model_name!r}; this server serves {state.settings.model_name!r}")
+    _check_name(model_name)
     requested = version_or_label(version) if version is not None else None
     if version is not None and requested is None:
         raise V2Error(f"model version must be a positive integer or a label, got {version[:40]!r}")
@@ -91,7 +96,7 @@ def model_config(model_name: str):
 def infer(model_name: str, version: str | None):
     state, environ = service_state(), request.environ
     if version is None:
-        _model(model_name, None)  # the model exists and is served
+        _check_name(model_name)
         model, environ[ROUTE] = route_model(state.registry.snapshot, None, environ[REQUEST_ID],
                                             state.settings.canary_percent, state.settings.model_version is not None)
     else:
