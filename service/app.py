@@ -16,9 +16,11 @@ from service.telemetry.metrics import ServiceMetrics
 from service.telemetry.access_log import AccessLog
 from service.telemetry.observability import ObservedRequest, RequestObserver
 from service.protocols.openapi import build_openapi
-from service.models.registry import ModelRegistry
+from service.models.repository import ModelRepository
+from service.telemetry.inference_stats import InferenceStats
 from service.schemas import make_predict_request
 from service.settings import Settings
+from service.protocols.v1 import v1
 from service.protocols.v2 import v2
 from service.protocols.views import api
 
@@ -28,8 +30,9 @@ class ServiceState:
     """What the views need, kept in ``app.extensions["moonserve"]``."""
 
     settings: Settings
-    registry: ModelRegistry
+    repository: ModelRepository
     metrics: ServiceMetrics
+    stats: InferenceStats
     predict_request: type[BaseModel]
     openapi: bytes
     started_at: float
@@ -54,15 +57,18 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     settings = settings or Settings()
     configure_logging(settings.log_level)
     metrics = ServiceMetrics(CollectorRegistry())
-    registry = ModelRegistry(
-        settings.models_dir, settings.model_name, settings.model_version, settings.keep_versions,
-        on_load=metrics.record_load, min_accuracy=settings.min_accuracy,
-        on_serve=lambda previous, model: metrics.record_served(
-            model.name, previous.version if previous else None, model.version, model.loaded_at),
+    repository = ModelRepository(
+        settings.models_dir, settings.model_name, settings.model_names, settings.pins(), settings.keep_versions,
+        settings.min_accuracy, on_load=metrics.record_load, on_model=metrics.add_model,
+        on_serve=lambda name, previous, model: metrics.record_served(
+            name, previous.version if previous else None, model.version, model.loaded_at),
     )
-    registry.refresh()
-    if start_reloader and settings.reload_interval_s > 0:
-        registry.start_reloading(settings.reload_interval_s)
+    repository.refresh()
+    stats = InferenceStats(metrics)
+    if start_reloader:
+        stats.start_flushing()
+        if settings.reload_interval_s > 0:
+            repository.start_reloading(settings.reload_interval_s)
     predict_request = make_predict_request(settings.max_batch)
     app = Flask("moonserve")
     app.request_class = ObservedRequest
@@ -70,10 +76,11 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["moonserve"] = ServiceState(
-        settings, registry, metrics, predict_request, build_openapi(predict_request), time.time())
+        settings, repository, metrics, stats, predict_request, build_openapi(predict_request), time.time())
     register_error_handlers(app)
     app.register_blueprint(api)
+    app.register_blueprint(v1)
     app.register_blueprint(v2)
     access_log = AccessLog(enabled=settings.log_level in ("debug", "info"), flush_s=settings.access_log_flush_s)
-    app.wsgi_app = RequestObserver(app.wsgi_app, metrics, access_log)
+    app.wsgi_app = RequestObserver(app.wsgi_app, metrics, access_log, stats)
     return app

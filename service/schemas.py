@@ -14,11 +14,17 @@ Row = tuple[FiniteNumber, FiniteNumber]
 
 
 LABEL_PATTERN = f"^{LABEL_NAME.pattern}$"  # JSON Schema patterns search: anchored
+MAX_VERSION = 10**18 - 1
+"""The largest version a request may name: 18 digits, as in a URL (``web.VERSION_TEXT``)."""
+VERSION_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
 
 
 def _version_or_label(value):
-    """One problem at ``version`` whatever it is (a union would report one per member)."""
-    if value is None or (type(value) is int and 1 <= value < 2**63):
+    """One problem at ``version`` whatever it is (a union would report one per member).
+    A float with an integral value (``3.0``) is the integer JSON Schema says it is."""
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    if value is None or (type(value) is int and 1 <= value <= MAX_VERSION):
         return value
     if isinstance(value, str) and LABEL_NAME.fullmatch(value):
         return value
@@ -27,7 +33,7 @@ def _version_or_label(value):
 
 VersionOrLabel = Annotated[
     int | str | None, PlainValidator(_version_or_label),
-    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": LABEL_PATTERN},
+    WithJsonSchema({"anyOf": [VERSION_SCHEMA, {"type": "string", "pattern": LABEL_PATTERN},
                               {"type": "null"}]}),
     Field(description="A loaded model version, or a label (stable, canary, ...); default: the served one."),
 ]
@@ -82,11 +88,19 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class ModelState(BaseModel):
+    name: str
+    ready: bool
+    version: int | None = Field(description="The version served (null: none)")
+    reason: str | None = Field(description="Why none is served")
+
+
 class HealthResponse(BaseModel):
     status: Literal["ready"]
-    model: ModelRef
+    model: ModelRef = Field(description="The default model (MODEL_NAME) and its served version")
     loaded_at: str = Field(description="UTC ISO 8601 time the served model was loaded")
     uptime_s: float
+    models: list[ModelState] = Field(description="Every served model's state")
 
 
 class LiveResponse(BaseModel):
@@ -98,11 +112,17 @@ class ModelVersion(BaseModel):
     status: Literal["served", "loaded", "rejected", "refused", "on_disk"]
     reason: str | None = None
     has_plot: bool
+    labels: list[str] = Field(description="The labels that point at this version")
     metadata: dict | None = None
 
 
-class ModelsResponse(BaseModel):
+class ModelResponse(BaseModel):
     name: str
     served_version: int | None
     pinned_version: int | None
+    labels: dict[str, int]
     versions: list[ModelVersion]
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelResponse]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from trainer.artifacts import MODEL_NAME
+
+_NAME_RULE = "must be a lowercase letter then up to 63 of lowercase letters, digits, '_', '.', '-'"
 
 
 class Settings(BaseSettings):
@@ -19,9 +21,15 @@ class Settings(BaseSettings):
     models_dir: Path = Path("models")
     """Folder holding ``<model_name>/<version>.npz`` files, as the trainer writes them."""
     model_name: str = "moons"
-    """Which model in MODELS_DIR to serve."""
+    """The default model: the one ``POST /predict`` and ``/health`` are about."""
+    model_names: Annotated[tuple[str, ...], NoDecode] = ()
+    """Comma-separated models to serve; unset serves every model folder in MODELS_DIR
+    (up to ``MAX_MODELS``). When set, ``/health`` is ready only when each is served."""
     model_version: int | None = Field(default=None, ge=1)
-    """Pin one version (for rollback); unset serves the newest valid version."""
+    """Pin the default model to one version (for rollback); unset serves its stable
+    label, else its newest valid version."""
+    model_versions: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    """Pins of any model, ``moons=3,other=1``; MODEL_VERSION is the default model's."""
     min_accuracy: float = Field(default=0.9, ge=0, le=1)
     """The promotion gate: a version whose recorded accuracy (validation, else training)
     is below this is rejected, never served; 0 turns the gate off."""
@@ -73,9 +81,50 @@ class Settings(BaseSettings):
     @field_validator("model_name")
     @classmethod
     def _plain_name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("must be 1-64 of letters, digits, '_', '.', '-'")
+        if not MODEL_NAME.fullmatch(value):
+            raise ValueError(_NAME_RULE)
         return value
+
+    @field_validator("model_names", mode="before")
+    @classmethod
+    def _name_list(cls, value):
+        names = [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
+        for name in names:
+            if not MODEL_NAME.fullmatch(name):
+                raise ValueError(f"{name[:80]!r} {_NAME_RULE}")
+        return tuple(dict.fromkeys(names))
+
+    @field_validator("model_versions", mode="before")
+    @classmethod
+    def _pins(cls, value):
+        if not isinstance(value, str):
+            return value
+        pins = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, equals, version = item.partition("=")
+            name, version = name.strip(), version.strip()
+            if not equals or not MODEL_NAME.fullmatch(name) or not version.isascii() or not version.isdigit() \
+                    or not 1 <= int(version) < 2**63:
+                raise ValueError(f"{item[:80]!r} is not name=version (a model name, a positive integer)")
+            if name in pins:
+                raise ValueError(f"model {name!r} is pinned twice")
+            pins[name] = int(version)
+        return pins
+
+    @model_validator(mode="after")
+    def _one_pin_per_model(self):
+        other = self.model_versions.get(self.model_name)
+        if self.model_version is not None and other is not None and other != self.model_version:
+            raise ValueError(f"MODEL_VERSION={self.model_version} and MODEL_VERSIONS "
+                             f"{self.model_name}={other} pin the default model twice")
+        return self
+
+    def pins(self) -> dict[str, int]:
+        """Every model's pinned version (MODEL_VERSIONS, and MODEL_VERSION for the default)."""
+        pinned = dict(self.model_versions)
+        if self.model_version is not None:
+            pinned[self.model_name] = self.model_version
+        return pinned
 
     @field_validator("log_level")
     @classmethod

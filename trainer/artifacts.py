@@ -27,7 +27,9 @@ from trainer.network import ACTIVATIONS, Layer, layer_sizes_of
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MODEL_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+"""A model name (and its folder's): what the service serves from MODELS_DIR. Use with
+``fullmatch``."""
 _VERSION_FILE = re.compile(r"^([1-9][0-9]{0,17})\.npz$")
 _VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,17}")
 _FILE_MODE = 0o644  # readable by a service that runs as another user, as in the container
@@ -65,9 +67,10 @@ class ModelArtifact:
 
 
 def check_name(name: str) -> str:
-    """A model name is a plain file name: letters, digits, ``_ . -``; never a path."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ArtifactError(f"model name {name!r} must be 1-64 of letters, digits, '_', '.', '-'")
+    """A model name is a plain file name (``MODEL_NAME``), never a path."""
+    if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
+        raise ArtifactError(f"model name {str(name)[:80]!r} must be a lowercase letter then up to 63 of "
+                            "lowercase letters, digits, '_', '.', '-'")
     return name
 
 

@@ -7,8 +7,23 @@ import zlib
 import numpy as np
 import orjson
 
-from service.protocols.errors import NoModel, VersionNotFound
+from service.protocols.errors import ModelNotFound, NoModel, VersionNotFound
 from service.models.registry import LoadedModel, Snapshot
+from service.models.repository import RepositorySnapshot
+
+LISTED_NAMES = 20
+"""Model names an unknown-model error lists, at most (the message stays short)."""
+
+
+def model_snapshot(repository: RepositorySnapshot, name: str) -> Snapshot:
+    """The snapshot of the served model ``name``; 404 when there is none."""
+    snapshot = repository.get(name)
+    if snapshot is None:
+        names = list(repository.models)
+        more = len(names) - LISTED_NAMES
+        shown = ", ".join(names[:LISTED_NAMES]) + (f" and {more} more" if more > 0 else "")
+        raise ModelNotFound(f"unknown model {name[:80]!r} (models: {shown or 'none'})")
+    return snapshot
 
 
 def choose_model(snapshot: Snapshot, requested: int | str | None) -> LoadedModel:
@@ -36,8 +51,8 @@ def canary_bucket(request_id: str) -> int:
     return zlib.crc32(request_id.encode("utf-8", "replace")) % 100
 
 
-def route_model(snapshot: Snapshot, requested: int | str | None, request_id: str, canary_percent: int,
-                pinned: bool) -> tuple[LoadedModel, str]:
+def route_model(snapshot: Snapshot, requested: int | str | None, request_id: str,
+                canary_percent: int) -> tuple[LoadedModel, str]:
     """The model for a request, and its route: ``requested`` (it named a version or a
     label), ``pinned`` (MODEL_VERSION), ``canary`` (CANARY_PERCENT of the others go to
     the version labelled canary, when it is loaded and not the served one) or
@@ -45,7 +60,7 @@ def route_model(snapshot: Snapshot, requested: int | str | None, request_id: str
     if requested is not None:
         return choose_model(snapshot, requested), "requested"
     served = choose_model(snapshot, None)
-    if pinned:
+    if snapshot.pinned is not None:
         return served, "pinned"
     canary = snapshot.models.get(snapshot.labels.get("canary", 0)) if canary_percent else None
     if canary is not None and canary is not served and canary_bucket(request_id) < canary_percent:

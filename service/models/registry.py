@@ -80,6 +80,8 @@ class Snapshot:
     rejected: dict[int, Rejected] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
     """Every label of the labels file, whether or not its version is loaded."""
+    name: str = ""
+    pinned: int | None = None
 
     def resolve(self, requested: int | str) -> int | None:
         """The version a request names, by number or by label (None: no such label)."""
@@ -132,8 +134,7 @@ class ModelRegistry:
         self._last_warning: tuple | None = None
         self._lock = threading.Lock()
         self._metadata_lock = threading.Lock()  # requests read the cache while refresh prunes it
-        self._stop = threading.Event()
-        self.snapshot = Snapshot()
+        self.snapshot = Snapshot(reason="no model loaded yet", name=name, pinned=pinned)
 
     def refresh(self) -> Snapshot:
         """Look at the folder once and publish what should be served now."""
@@ -141,7 +142,7 @@ class ModelRegistry:
             try:
                 on_disk = tuple(list_versions(self.models_dir, self.name))
             except OSError as error:  # unreadable folder: judged like an empty one, with its reason
-                log.warning("models folder unreadable", extra={"fields": {"reason": str(error)[:300]}})
+                log.warning("models folder unreadable", extra=self._fields(reason=str(error)[:300]))
                 on_disk = ()
             labels = self._read_labels()
             candidates = [self.pinned] if self.pinned is not None else sorted(on_disk, reverse=True)
@@ -174,9 +175,9 @@ class ModelRegistry:
         try:
             labels = read_labels(path.parent) if signature is not None else {}
             if labels != self._labels[1]:
-                log.info("labels changed", extra={"fields": {"labels": labels}})
+                log.info("labels changed", extra=self._fields(labels=labels))
         except LabelsError as error:
-            log.warning("labels refused", extra={"fields": {"reason": str(error)}})
+            log.warning("labels refused", extra=self._fields(reason=str(error)))
             self._on_load(0, "failure", str(error))
             labels = self._labels[1]
         self._labels = (signature, labels)
@@ -215,18 +216,18 @@ class ModelRegistry:
         except ArtifactError as error:
             outcome = str(error)
         except Exception as error:  # one file never stops a refresh, whatever goes wrong with it
-            log.exception("unexpected error loading a model file", extra={"fields": {"file": path.name}})
+            log.exception("unexpected error loading a model file", extra=self._fields(file=path.name))
             outcome = str(ArtifactError(f"{path.name}: cannot be loaded ({type(error).__name__}: {error})"))
         if isinstance(outcome, LoadedModel) and (failed := gate_reason(outcome.metadata, self.min_accuracy)):
             outcome = Rejected(failed, outcome.metadata)
         if isinstance(outcome, LoadedModel):
-            log.info("model loaded", extra={"fields": {"model_version": version, "file": path.name}})
+            log.info("model loaded", extra=self._fields(model_version=version, file=path.name))
             self._on_load(version, "success", None)
         elif isinstance(outcome, Rejected):
-            log.warning("model rejected", extra={"fields": {"model_version": version, "reason": outcome.reason}})
+            log.warning("model rejected", extra=self._fields(model_version=version, reason=outcome.reason))
             self._on_load(version, "rejected", outcome.reason)
         else:
-            log.warning("model refused", extra={"fields": {"model_version": version, "reason": outcome}})
+            log.warning("model refused", extra=self._fields(model_version=version, reason=outcome))
             self._on_load(version, "failure", outcome)
         self._seen[version] = (signature, outcome)
         return outcome
@@ -235,7 +236,7 @@ class ModelRegistry:
         previous = self.snapshot.served
         if not models and previous is not None and (self.pinned is None or previous.version == self.pinned):
             log.warning("model files gone; serving from memory",
-                        extra={"fields": {"model_version": previous.version}})
+                        extra=self._fields(model_version=previous.version))
             models = {previous.version: previous}
         if self.pinned is not None and self.pinned not in models:
             self._warn_once("pinned version not servable", self.pinned, rejected.get(self.pinned),
@@ -246,15 +247,15 @@ class ModelRegistry:
             stable = None
         served = models[stable if stable is not None else max(models)] if models else None
         if served is not None and (previous is None or served.version != previous.version):
-            log.info("serving model", extra={"fields": {"model_version": served.version}})
+            log.info("serving model", extra=self._fields(model_version=served.version))
             self._on_serve(previous, served)
         reason = self._reason(on_disk, refused, rejected) if served is None else ""
-        return Snapshot(models, served, on_disk, refused, reason, rejected, labels)
+        return Snapshot(models, served, on_disk, refused, reason, rejected, labels, self.name, self.pinned)
 
     def _warn_once(self, message: str, version: int, rejected: Rejected | None, refused: str | None) -> None:
         why = rejected.reason if rejected else refused or "no such version loaded"
         if self._last_warning != (message, version, why):
-            log.warning(message, extra={"fields": {"model_version": version, "reason": why}})
+            log.warning(message, extra=self._fields(model_version=version, reason=why))
             self._last_warning = (message, version, why)
 
     def _reason(self, on_disk, refused, rejected) -> str:
@@ -272,19 +273,6 @@ class ModelRegistry:
                     f"({len(rejected)} rejected, e.g. version {max(rejected)}: {rejected[max(rejected)].reason})")
         return f"none of the {len(on_disk)} version file(s) in {where} is valid"
 
-    def start_reloading(self, interval_s: float) -> threading.Thread:
-        """Refresh every ``interval_s`` seconds in a daemon thread until ``stop``."""
-
-        def loop():
-            while not self._stop.wait(interval_s):
-                try:
-                    self.refresh()
-                except Exception:  # a bad refresh must not end reloading for good
-                    log.exception("model refresh failed")
-
-        thread = threading.Thread(target=loop, name="model-reloader", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self._stop.set()
+    def _fields(self, **fields) -> dict:
+        """``extra`` for a log line about this model."""
+        return {"fields": {"model": self.name, **fields}}

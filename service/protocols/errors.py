@@ -55,6 +55,10 @@ class VersionNotFound(ApiError):
     status, code = 404, "version_not_found"
 
 
+class ModelNotFound(ApiError):
+    status, code = 404, "model_not_found"
+
+
 class NoModel(ApiError):
     status, code = 503, "no_model_loaded"
 
@@ -63,6 +67,12 @@ class V2Error(ApiError):
     """A bad Open Inference Protocol request (400)."""
 
     status, code = 400, "bad_inference_request"
+
+
+class V1Error(ApiError):
+    """A bad KServe V1 / TF Serving request (400)."""
+
+    status, code = 400, "bad_predict_request"
 
 
 HTTP_CODES = {
@@ -74,9 +84,9 @@ HTTP_CODES = {
 
 
 def error_body(path: str, code: str, message: str, details: list[dict] | None = None) -> bytes:
-    """The envelope for a request to ``path``; under ``/v2`` the Open Inference
-    Protocol's ``{"error": message}``."""
-    if path == "/v2" or path.startswith("/v2/"):
+    """The envelope for a request to ``path``; under ``/v1`` and ``/v2`` the protocols'
+    ``{"error": message}`` (TF Serving's and the Open Inference Protocol's)."""
+    if path == "/v2" or path.startswith(("/v2/", "/v1/")):
         return orjson.dumps({"error": message})
     return orjson.dumps({"error": {"code": code, "message": message, "details": details or []}})
 

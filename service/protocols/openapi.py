@@ -8,8 +8,10 @@ from pydantic.json_schema import models_json_schema
 
 import trainer
 from service.schemas import (
-    LABEL_PATTERN, ErrorResponse, HealthResponse, LiveResponse, ModelsResponse, ModelVersion, PredictResponse,
+    LABEL_PATTERN, ErrorResponse, HealthResponse, LiveResponse, ModelResponse, ModelsResponse, ModelVersion,
+    PredictResponse, VERSION_SCHEMA,
 )
+from trainer.artifacts import MODEL_NAME
 
 _REF = "#/components/schemas/{model}"
 
@@ -24,17 +26,27 @@ def _errors(*statuses: int) -> dict:
 
 def build_openapi(predict_request: type[BaseModel]) -> bytes:
     models = [predict_request, PredictResponse, ErrorResponse, HealthResponse, LiveResponse,
-              ModelsResponse, ModelVersion]
+              ModelResponse, ModelsResponse, ModelVersion]
     _, schemas = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
     version_parameter = {"name": "version", "in": "path", "required": True,
-                         "schema": {"type": "integer", "minimum": 0}}
+                         "description": "A version number, or a label (stable, canary, ...)",
+                         "schema": {"anyOf": [VERSION_SCHEMA,
+                                              {"type": "string", "pattern": LABEL_PATTERN}]}}
+    name_parameter = {"name": "name", "in": "path", "required": True,
+                      "description": "A model name; a version number instead is a version of the default model "
+                                     "(MODEL_NAME), the URL of the one-model service",
+                      "schema": {"anyOf": [{"type": "string", "pattern": f"^{MODEL_NAME.pattern}$"},
+                                           VERSION_SCHEMA]}}
+    plot = {"200": {"description": "PNG", "content": {"image/png": {"schema": {"type": "string",
+                                                                              "format": "binary"}}}},
+            **_errors(404)}
     paths = {
         "/predict": {"post": {
             "summary": "Predict the label and P(label = 1) of each row",
             "parameters": [{"name": "version", "in": "query", "required": False,
                             "description": "A loaded model version or a label (stable, canary, ...); "
                                            "takes precedence over body.version.",
-                            "schema": {"anyOf": [{"type": "integer", "minimum": 1},
+                            "schema": {"anyOf": [VERSION_SCHEMA,
                                                  {"type": "string", "pattern": LABEL_PATTERN}]}}],
             "requestBody": {"required": True, **_content(predict_request.__name__)},
             "responses": {"200": {"description": "one prediction per row, in order", **_content("PredictResponse")},
@@ -45,16 +57,24 @@ def build_openapi(predict_request: type[BaseModel]) -> bytes:
                                           **_errors(503)}}},
         "/health/live": {"get": {"summary": "Liveness",
                                  "responses": {"200": {"description": "alive", **_content("LiveResponse")}}}},
-        "/models": {"get": {"summary": "Versions on disk and loaded",
-                            "responses": {"200": {"description": "versions", **_content("ModelsResponse")}}}},
-        "/models/{version}": {"get": {"summary": "One version", "parameters": [version_parameter],
-                                      "responses": {"200": {"description": "version", **_content("ModelVersion")},
-                                                    **_errors(404)}}},
-        "/models/{version}/plot.png": {"get": {
-            "summary": "The version's decision-boundary picture", "parameters": [version_parameter],
-            "responses": {"200": {"description": "PNG", "content": {"image/png": {"schema": {"type": "string",
-                                                                                          "format": "binary"}}}},
+        "/models": {"get": {"summary": "Every served model: its versions on disk and loaded",
+                            "responses": {"200": {"description": "models", **_content("ModelsResponse")}}}},
+        "/models/{name}": {"get": {
+            "summary": "One model (or, for a number, one version of the default model)",
+            "parameters": [name_parameter],
+            "responses": {"200": {"description": "the model, or the default model's version", "content": {
+                "application/json": {"schema": {"anyOf": [{"$ref": _REF.format(model="ModelResponse")},
+                                                          {"$ref": _REF.format(model="ModelVersion")}]}}}},
                           **_errors(404)}}},
+        "/models/{name}/{version}": {"get": {
+            "summary": "One version of a model", "parameters": [name_parameter, version_parameter],
+            "responses": {"200": {"description": "version", **_content("ModelVersion")}, **_errors(404)}}},
+        "/models/{name}/plot.png": {"get": {
+            "summary": "The default model's decision-boundary picture of version {name} (a number)",
+            "parameters": [name_parameter], "responses": plot}},
+        "/models/{name}/{version}/plot.png": {"get": {
+            "summary": "The version's decision-boundary picture", "parameters": [name_parameter, version_parameter],
+            "responses": plot}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
             "description": "text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/openapi.json": {"get": {"summary": "This document",

@@ -53,11 +53,17 @@ class InferRequest(_Loose):
 
 
 @dataclass(frozen=True)
+class OutputRequest:
+    binary: bool
+    classification: int = 0
+    """Top classes asked for (the classification extension); 0: the plain tensor."""
+
+
+@dataclass(frozen=True)
 class ParsedInfer:
     rows: np.ndarray  # (n, 2) float64
-    datatype: str  # the input's, FP32 or FP64; the probability is sent back in it
     request_id: str | None
-    binary_outputs: dict[str, bool]  # requested output name -> as binary
+    outputs: dict[str, OutputRequest]  # requested output name -> how it is sent
 
 
 def _loc(parts) -> str:
@@ -77,7 +83,7 @@ def parse_infer(body: bytes, header_length: str | None, max_batch: int) -> Parse
         raise V2BadRequest(f"expected exactly one input named {INPUT_NAME!r}, got {names}")
     tensor = request.inputs[0]
     rows = _input_rows(tensor, binary_part, max_batch)
-    return ParsedInfer(rows, tensor.datatype, request.id, _requested_outputs(request))
+    return ParsedInfer(rows, request.id, _requested_outputs(request))
 
 
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -147,37 +153,76 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:40] + "..."
 
 
-def _requested_outputs(request: InferRequest) -> dict[str, bool]:
+def _requested_outputs(request: InferRequest) -> dict[str, OutputRequest]:
+    """Each output asked for: per-output ``binary_data`` beats the request's
+    ``binary_data_output``; every output when none is named."""
     binary_default = _flag(request.parameters, "binary_data_output", False, "parameters")
     if request.outputs is None:
-        return {name: binary_default for name in OUTPUTS}
+        return {name: OutputRequest(binary_default) for name in OUTPUTS}
     chosen = {}
     for index, output in enumerate(request.outputs):
         if output.name not in OUTPUTS:
             raise V2BadRequest(f"unknown output {output.name[:40]!r}; outputs are {', '.join(OUTPUTS)}")
-        chosen[output.name] = _flag(output.parameters, "binary_data", binary_default,
-                                    f"outputs.{index}.parameters")
+        if output.name in chosen:
+            raise V2BadRequest(f"output {output.name!r} is requested twice")
+        where = f"outputs.{index}.parameters"
+        chosen[output.name] = OutputRequest(_flag(output.parameters, "binary_data", binary_default, where),
+                                            _classification(output.name, output.parameters, where))
     return chosen
+
+
+def _classification(name: str, parameters: dict | None, where: str) -> int:
+    """The classification extension's class count: the probability output read as the
+    scores of the two classes, 0 (1 - p) and 1 (p)."""
+    count = (parameters or {}).get("classification", 0)
+    if type(count) is not int or not 0 <= count <= len(CLASSES):
+        raise V2BadRequest(f"{where}.classification must be an integer from 0 to {len(CLASSES)}, got {_short(count)}")
+    if count and name != "probability":
+        raise V2BadRequest(f"{where}.classification applies to the probability output only, not {name!r}")
+    return count
+
+
+CLASSES = (0, 1)
+
+
+def classify(probabilities: np.ndarray, count: int) -> list[list[bytes]]:
+    """Triton's classification strings, ``score:index``, the top ``count`` classes of
+    each row, best first (class 1 first on a tie, as a stable descending sort of the
+    scores (1 - p, p) gives it); scores printed as C++'s ``std::to_string`` does."""
+    rows = []
+    for probability in probabilities.tolist():
+        scores = sorted(((probability, 1), (1.0 - probability, 0)), key=lambda pair: -pair[0])
+        rows.append([f"{score:f}:{index}".encode() for score, index in scores[:count]])
+    return rows
+
+
+def _bytes_tensor(rows: list[list[bytes]]) -> bytes:
+    """BYTES elements in the binary extension: each a 4-byte little-endian length, then its bytes."""
+    return b"".join(len(item).to_bytes(4, "little") + item for row in rows for item in row)
 
 
 def build_infer_response(model_name: str, model_version: int, parsed: ParsedInfer, probabilities: np.ndarray,
                          labels: np.ndarray) -> tuple[bytes, dict[str, str]]:
-    """The response body and its extra headers (the JSON header's length when binary)."""
+    """The response body and its extra headers (the JSON header's length when binary).
+    Outputs have the datatypes model metadata declares: FP64 probability, INT64 label
+    (whatever the input's datatype), BYTES for classification."""
     rows = len(labels)
-    tensors = {
-        "probability": (parsed.datatype, probabilities.astype(FLOAT_TYPES[parsed.datatype], copy=False)),
-        "label": ("INT64", labels.astype("<i8", copy=False)),
-    }
     outputs, binary_chunks = [], []
-    for name, as_binary in parsed.binary_outputs.items():
-        datatype, values = tensors[name]
-        entry = {"name": name, "shape": [rows, 1], "datatype": datatype}
-        if as_binary:
-            chunk = values.tobytes()
+    for name, wanted in parsed.outputs.items():
+        if wanted.classification:
+            classes = classify(probabilities, wanted.classification)
+            entry = {"name": name, "shape": [rows, wanted.classification], "datatype": "BYTES"}
+            chunk, data = (_bytes_tensor(classes), None) if wanted.binary else (None, [
+                item.decode() for row in classes for item in row])
+        else:
+            values = probabilities.astype("<f8", copy=False) if name == "probability" else labels.astype("<i8")
+            entry = {"name": name, "shape": [rows, 1], "datatype": "FP64" if name == "probability" else "INT64"}
+            chunk, data = (values.tobytes(), None) if wanted.binary else (None, values.tolist())
+        if chunk is not None:
             entry["parameters"] = {"binary_data_size": len(chunk)}
             binary_chunks.append(chunk)
         else:
-            entry["data"] = values.tolist()
+            entry["data"] = data
         outputs.append(entry)
     header = {"model_name": model_name, "model_version": str(model_version), "outputs": outputs}
     if parsed.request_id is not None:

@@ -18,8 +18,8 @@ from service.protocols.errors import (
     VersionNotFound,
 )
 from service.transport.http_body import content_type, read_body
-from service.models.inference import predict_lists, prediction_body, route_model
-from service.telemetry.observability import MODEL_VERSION, REQUEST_ID, ROUTE
+from service.models.inference import model_snapshot, predict_lists, prediction_body, route_model
+from service.telemetry.observability import MODEL, MODEL_VERSION, REQUEST_ID, ROUTE, TIMINGS
 from service.protocols.problems import BodyProblems, validate_body
 from service.schemas import ROWS
 from service.protocols.web import VERSION_TEXT, json_response, service_state, version_or_label
@@ -68,34 +68,51 @@ def _query_version(environ: dict) -> int | str | None:
 def predict_view():
     state, environ = service_state(), request.environ  # each proxy lookup costs a microsecond: once
     query_version = _query_version(environ)
+    started = time.perf_counter_ns()
     try:
         payload = validate_body(state.predict_request, ROWS, _parse_json_body(environ, state.settings))
     except BodyProblems as problems:
         shown = f"; the first {len(problems.details)} are listed" if len(problems.details) < problems.total else ""
         raise ValidationFailed(f"the request body does not match the schema ({problems.total} "
                                f"problem{'s' if problems.total != 1 else ''}{shown})", problems.details) from None
-    model, environ[ROUTE] = route_model(state.registry.snapshot, query_version or payload.version,  # query wins
-                                        environ[REQUEST_ID], state.settings.canary_percent,
-                                        state.settings.model_version is not None)
-    environ[MODEL_VERSION] = model.version
+    model, environ[ROUTE] = route_model(state.repository.snapshot.default_model, query_version or payload.version,
+                                        environ[REQUEST_ID], state.settings.canary_percent)  # the query wins
+    environ[MODEL], environ[MODEL_VERSION] = model.name, model.version
+    parsed = time.perf_counter_ns()
     probabilities, labels = predict_lists(model, payload.instances)
-    state.metrics.record_predictions(model.version, len(labels), sum(labels), environ[ROUTE])
-    return Response(prediction_body(model, probabilities, labels), mimetype="application/json")
+    computed = time.perf_counter_ns()
+    state.metrics.record_predictions(model.name, model.version, len(labels), sum(labels), environ[ROUTE])
+    response = Response(prediction_body(model, probabilities, labels), mimetype="application/json")
+    environ[TIMINGS] = (parsed - started, computed - parsed, time.perf_counter_ns() - computed)
+    return response
 
 
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _model_state(snapshot) -> dict:
+    served = snapshot.served
+    return {"name": snapshot.name, "ready": served is not None, "version": served.version if served else None,
+            "reason": None if served else snapshot.reason}
+
+
 @api.get("/health")
 def health():
+    """Ready when the default model is served (with MODEL_NAMES, every listed one)."""
     state = service_state()
-    model = state.registry.snapshot.served
-    if model is None:
-        raise NoModel(state.registry.snapshot.reason)
+    repository = state.repository.snapshot
+    required = [state.settings.model_name, *state.settings.model_names]
+    waiting = [repository.models[name] for name in dict.fromkeys(required) if repository.models[name].served is None]
+    if waiting:
+        raise NoModel(waiting[0].reason if len(waiting) == 1 else f"{len(waiting)} models are not served",
+                      [{"loc": f"models.{snapshot.name}", "msg": snapshot.reason, "type": "not_ready"}
+                       for snapshot in waiting])
+    model = repository.default_model.served
     request.environ[MODEL_VERSION] = model.version
     return json_response({"status": "ready", "model": {"name": model.name, "version": model.version},
-                  "loaded_at": _iso(model.loaded_at), "uptime_s": round(time.time() - state.started_at, 3)})
+                          "loaded_at": _iso(model.loaded_at), "uptime_s": round(time.time() - state.started_at, 3),
+                          "models": [_model_state(snapshot) for snapshot in repository.models.values()]})
 
 
 @api.get("/health/live")
@@ -103,12 +120,11 @@ def live():
     return json_response({"status": "alive"})
 
 
-def _version_entry(version: int) -> dict:
-    state = service_state()
-    snapshot = state.registry.snapshot
+def _version_entry(snapshot, version: int) -> dict:
     loaded = snapshot.models.get(version)
     entry = {"version": version, "reason": snapshot.refused.get(version), "metadata": None,
-             "has_plot": _plot_path(version).is_file()}
+             "has_plot": _plot_path(snapshot.name, version).is_file(),
+             "labels": sorted(label for label, labelled in snapshot.labels.items() if labelled == version)}
     if loaded is not None:
         entry["status"] = "served" if snapshot.served is loaded else "loaded"
         entry["metadata"] = loaded.metadata
@@ -119,44 +135,57 @@ def _version_entry(version: int) -> dict:
         entry["status"] = "refused"
     else:
         entry["status"] = "on_disk"
-        entry["metadata"], entry["reason"] = state.registry.metadata_on_disk(version)
+        entry["metadata"], entry["reason"] = service_state().repository.metadata_on_disk(snapshot.name, version)
     return entry
 
 
-def _plot_path(version: int):
-    settings = service_state().settings
-    return version_path(settings.models_dir, settings.model_name, version).with_suffix(".png")
+def _plot_path(name: str, version: int):
+    return version_path(service_state().settings.models_dir, name, version).with_suffix(".png")
+
+
+def _model_entry(snapshot) -> dict:
+    versions = sorted(set(snapshot.on_disk) | set(snapshot.models), reverse=True)
+    return {"name": snapshot.name, "served_version": snapshot.served.version if snapshot.served else None,
+            "pinned_version": snapshot.pinned, "labels": snapshot.labels,
+            "versions": [_version_entry(snapshot, v) for v in versions]}
 
 
 @api.get("/models")
 def models():
-    state = service_state()
-    snapshot = state.registry.snapshot
-    versions = sorted(set(snapshot.on_disk) | set(snapshot.models), reverse=True)
-    return json_response({"name": state.settings.model_name,
-                  "served_version": snapshot.served.version if snapshot.served else None,
-                  "pinned_version": state.settings.model_version,
-                  "versions": [_version_entry(v) for v in versions]})
+    return json_response({"models": [_model_entry(s) for s in service_state().repository.snapshot.models.values()]})
 
 
-def _known_version(version: int) -> int:
-    snapshot = service_state().registry.snapshot
+def _snapshot(name: str):
+    return model_snapshot(service_state().repository.snapshot, name)
+
+
+def _known_version(snapshot, text: str) -> int:
+    """The version a URL path names, by number or label, that is in the model's folder
+    (or loaded); 404 otherwise, as for any path that names nothing."""
+    requested = version_or_label(text)
+    if requested is None:
+        raise NotFound()
+    version = snapshot.resolve(requested)
+    if version is None:
+        raise VersionNotFound(f"model {snapshot.name!r} has no label {requested!r}")
     if version not in snapshot.on_disk and version not in snapshot.models:
-        raise VersionNotFound(f"version {version} is not in the models folder")
+        raise VersionNotFound(f"version {version} of model {snapshot.name!r} is not in the models folder")
     return version
 
 
-def _path_version(text: str) -> int:
-    """A version in a URL path: ASCII digits only (Werkzeug's ``int`` converter also
-    takes other Unicode digits), else 404 as for any path that names nothing."""
-    if not VERSION_TEXT.fullmatch(text):
-        raise NotFound()
-    return int(text)
+@api.get("/models/<name>")
+def model(name: str):
+    """One model; a number is a version of the default model (the old ``/models/<version>``)."""
+    if VERSION_TEXT.fullmatch(name):
+        snapshot = service_state().repository.snapshot.default_model
+        return json_response(_version_entry(snapshot, _known_version(snapshot, name)))
+    return json_response(_model_entry(_snapshot(name)))
 
 
-@api.get("/models/<version>")
-def model_version(version: str):
-    return json_response(_version_entry(_known_version(_path_version(version))))
+@api.get("/models/<name>/<version>")
+def model_version(name: str, version: str):
+    snapshot = _snapshot(name)
+    return json_response(_version_entry(snapshot, _known_version(snapshot, version)))
 
 
 MAX_PLOT_BYTES = 16 * 1024 * 1024
@@ -172,15 +201,27 @@ def _read_plot(path) -> bytes | None:
         return None
 
 
-@api.get("/models/<version>/plot.png")
-def model_plot(version: str):
-    number = _known_version(_path_version(version))
-    picture = _read_plot(_plot_path(number))
+def _plot(snapshot, version_text: str) -> Response:
+    number = _known_version(snapshot, version_text)
+    picture = _read_plot(_plot_path(snapshot.name, number))
     if picture is None:
-        raise VersionNotFound(f"version {number} has no decision-boundary picture")
+        raise VersionNotFound(f"version {number} of model {snapshot.name!r} has no decision-boundary picture")
     response = Response(picture, mimetype="image/png")
     response.cache_control.max_age = 3600
     return response
+
+
+@api.get("/models/<version>/plot.png")
+def default_model_plot(version: str):
+    """The default model's picture (the old URL)."""
+    if not VERSION_TEXT.fullmatch(version):
+        raise NotFound()
+    return _plot(service_state().repository.snapshot.default_model, version)
+
+
+@api.get("/models/<name>/<version>/plot.png")
+def model_plot(name: str, version: str):
+    return _plot(_snapshot(name), version)
 
 
 @api.get("/metrics")

@@ -70,55 +70,75 @@ class ServiceMetrics:
             "moonserve_requests_in_progress", "Requests being handled now, summed over live workers.",
             registry=registry, multiprocess_mode="livesum")
         self.predictions = Counter(
-            "moonserve_predictions", "Rows predicted, by model version, predicted label and route.",
-            ["model_version", "label", "route"], registry=registry)
+            "moonserve_predictions", "Rows predicted, by model, model version, predicted label and route.",
+            ["model", "model_version", "label", "route"], registry=registry)
         self.rows = Histogram(
             "moonserve_prediction_request_rows", "Rows per successful prediction request.",
             buckets=ROW_BUCKETS, registry=registry)
         self.model_loads = Counter(
-            "moonserve_model_loads", "Model file load attempts, by result (success, failure, or rejected by MIN_ACCURACY).",
-            ["result"], registry=registry)
+            "moonserve_model_loads", "Model file load attempts, by model and result (success, failure, "
+            "or rejected by MIN_ACCURACY).", ["model", "result"], registry=registry)
         self.model_info = Gauge(
             "moonserve_model_info", "1 for the model version a live worker serves, 0 for one it served before.",
-            ["name", "version"], registry=registry, multiprocess_mode="livemax")
+            ["model", "version"], registry=registry, multiprocess_mode="livemax")
         self.model_version = Gauge(
-            "moonserve_model_version", "The newest model version a live worker serves (0: none).",
-            registry=registry, multiprocess_mode="livemax")
+            "moonserve_model_version", "The newest version of each model a live worker serves (0: none).",
+            ["model"], registry=registry, multiprocess_mode="livemax")
         self.model_loaded_timestamp = Gauge(
-            "moonserve_model_loaded_timestamp_seconds", "Unix time the served model was loaded.",
-            registry=registry, multiprocess_mode="livemax")
-        for result in ("success", "failure", "rejected"):
-            self.model_loads.labels(result)
+            "moonserve_model_loaded_timestamp_seconds", "Unix time each model's served version was loaded.",
+            ["model"], registry=registry, multiprocess_mode="livemax")
+        self.inference_requests = Counter(
+            "moonserve_inference_requests", "Inference requests that reached a model, by model, model version "
+            "and result (success, fail): Triton's statistics (GET /v2/models/<name>/stats).",
+            ["model", "model_version", "result"], registry=registry)
+        self.inference_seconds = Counter(
+            "moonserve_inference_duration_seconds", "Cumulative time of inference requests by model, model version "
+            "and stage: success and fail (whole requests), compute_input (parsing), compute_infer (the "
+            "forward pass), compute_output (the answer); Triton's statistics.",
+            ["model", "model_version", "stage"], registry=registry)
+        self.last_inference = Gauge(
+            "moonserve_inference_last_timestamp_seconds", "Unix time of each model version's last inference.",
+            ["model", "model_version"], registry=registry, multiprocess_mode="max")
         self._prediction_children: dict = {}
 
-    def record_predictions(self, version: int, rows: int, positives: int, route: str) -> None:
+    def add_model(self, name: str) -> None:
+        """Show a model's load counters from the start, at 0."""
+        for result in ("success", "failure", "rejected"):
+            self.model_loads.labels(name, result)
+
+    def record_predictions(self, name: str, version: int, rows: int, positives: int, route: str) -> None:
         """Count one successful prediction request of ``rows`` rows, ``positives`` of them label 1."""
         self.rows.observe(rows)
-        children = self._prediction_children.get((version, route))
+        children = self._prediction_children.get((name, version, route))
         if children is None:
-            children = self._prediction_children[version, route] = (
-                self.predictions.labels(str(version), "0", route), self.predictions.labels(str(version), "1", route))
+            children = self._prediction_children[name, version, route] = (
+                self.predictions.labels(name, str(version), "0", route),
+                self.predictions.labels(name, str(version), "1", route))
         if positives:
             children[1].inc(positives)
         if positives < rows:
             children[0].inc(rows - positives)
 
-    def record_load(self, version: int, result: str, reason: str | None) -> None:
+    def record_load(self, name: str, version: int, result: str, reason: str | None) -> None:
         """One model file judged: ``result`` is success, failure or rejected (the gate)."""
-        self.model_loads.labels(result).inc()
+        self.model_loads.labels(name, result).inc()
 
     def record_served(self, name: str, previous: int | None, version: int | None, loaded_at: float) -> None:
         if previous is not None and previous != version:
             self.model_info.labels(name, str(previous)).set(0)
         if version is not None:
             self.model_info.labels(name, str(version)).set(1)
-            self.model_version.set(version)
-            self.model_loaded_timestamp.set(loaded_at)
+            self.model_version.labels(name).set(version)
+            self.model_loaded_timestamp.labels(name).set(loaded_at)
 
-    def render(self) -> tuple[bytes, str]:
-        """The exposition text: merged over workers in multiprocess mode."""
+    def merged(self) -> CollectorRegistry:
+        """A registry of every worker's values in multiprocess mode, else this one's."""
         if multiprocess_dir():
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            return registry
+        return self.registry
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text: merged over workers in multiprocess mode."""
+        return generate_latest(self.merged()), CONTENT_TYPE_LATEST

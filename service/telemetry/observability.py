@@ -16,6 +16,7 @@ from flask import Request
 from werkzeug.routing import Rule
 
 from service.telemetry.access_log import AccessLog
+from service.telemetry.inference_stats import InferenceStats
 from service.telemetry.metrics import ServiceMetrics
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -23,7 +24,11 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
 """The methods counted by name; any other is counted as ``other``, so that a client
 inventing methods cannot add series to the metrics."""
 REQUEST_ID = "moonserve.request_id"
+MODEL = "moonserve.model"
+"""The name of the model a request reached (with ``MODEL_VERSION``, its version)."""
 MODEL_VERSION = "moonserve.model_version"
+TIMINGS = "moonserve.timings"
+"""A successful inference's (compute_input, compute_infer, compute_output) nanoseconds."""
 ENDPOINT = "moonserve.endpoint"
 ROUTE = "moonserve.route"
 """How a prediction chose its model (``inference.route_model``); ``none`` elsewhere."""
@@ -53,8 +58,8 @@ def new_request_id() -> str:
 class RequestObserver:
     """WSGI middleware: request id in and out, metrics, and the access log line."""
 
-    def __init__(self, wsgi_app, metrics: ServiceMetrics, access_log: AccessLog):
-        self.wsgi_app, self.metrics, self.access_log = wsgi_app, metrics, access_log
+    def __init__(self, wsgi_app, metrics: ServiceMetrics, access_log: AccessLog, stats: InferenceStats):
+        self.wsgi_app, self.metrics, self.access_log, self.stats = wsgi_app, metrics, access_log, stats
         self._request_children: dict = {}
         self._latency_children: dict = {}
 
@@ -90,8 +95,12 @@ class RequestObserver:
         if histogram is None:
             histogram = self._latency_children[endpoint, route] = self.metrics.latency.labels(endpoint, route)
         histogram.observe(duration)
+        model = environ.get(MODEL)
+        if model is not None:
+            self.stats.record(model, environ[MODEL_VERSION], int(duration * 1e9),
+                              environ.get(TIMINGS) if code < "400" else None)
         if self.access_log.enabled:
             self.access_log.write({"request_id": environ[REQUEST_ID], "method": method[:32],
                                    "path": environ.get("PATH_INFO", ""), "status": int(code),
                                    "duration_ms": int(duration * 1e6) / 1000,  # round() costs more
-                                   "model_version": environ.get(MODEL_VERSION)})
+                                   "model": model, "model_version": environ.get(MODEL_VERSION)})

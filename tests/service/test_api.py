@@ -106,7 +106,7 @@ def test_oversized_body_is_413_before_parsing(make_app):
 def test_versions_by_query_and_body(client, models_dir, trained_layers, app):
     flipped = [(w, b) for w, b in trained_layers[:-1]] + [(-trained_layers[-1][0], -trained_layers[-1][1])]
     write_version(models_dir, flipped, accuracy=0.95)  # recorded as passing: the gate is tested on its own
-    app.extensions["moonserve"].registry.refresh()
+    app.extensions["moonserve"].repository.refresh()
     rows = {"instances": [[0.5, -0.4]]}
     newest = client.post("/predict", json=rows).get_json()
     first = client.post("/predict?version=1", json=rows).get_json()
@@ -143,7 +143,8 @@ def test_health_reports_the_served_model(client):
 
 def test_unknown_path_and_wrong_method(client):
     _error(client.get("/nope"), 404, "not_found")
-    _error(client.get("/models/abc"), 404, "not_found")
+    _error(client.get("/models/abc"), 404, "model_not_found")
+    _error(client.get("/models/moons/1/extra"), 404, "not_found")
     response = client.get("/predict")
     _error(response, 405, "method_not_allowed")
     assert "POST" in response.headers["Allow"]
@@ -153,18 +154,21 @@ def test_unknown_path_and_wrong_method(client):
 def test_models_listing_and_plot(client, models_dir, app, make_app, trained_layers):
     (models_dir / "moons" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
     (models_dir / "moons" / "2.npz").write_bytes(b"not a model")
-    app.extensions["moonserve"].registry.refresh()
-    listing = client.get("/models").get_json()
-    assert listing["served_version"] == 1 and listing["pinned_version"] is None
+    app.extensions["moonserve"].repository.refresh()
+    everything = client.get("/models").get_json()
+    listing = client.get("/models/moons").get_json()
+    assert everything == {"models": [listing]}
+    assert listing["name"] == "moons" and listing["served_version"] == 1 and listing["pinned_version"] is None
     by_version = {entry["version"]: entry for entry in listing["versions"]}
     assert by_version[1]["status"] == "served" and by_version[1]["has_plot"] is True
     assert by_version[1]["metadata"]["layer_sizes"] == [2, 3, 1]
     assert by_version[2]["status"] == "refused" and "2.npz" in by_version[2]["reason"]
+    assert client.get("/models/1").get_json() == client.get("/models/moons/1").get_json()  # the old URL
     assert client.get("/models/1").get_json()["metadata"]["version"] == 1
     keep_one = make_app(keep_versions=1)
     write_version(models_dir, trained_layers)
-    keep_one.extensions["moonserve"].registry.refresh()  # serves 3; 1 stays valid on disk, not loaded
-    old_app_entries = {e["version"]: e for e in keep_one.test_client().get("/models").get_json()["versions"]}
+    keep_one.extensions["moonserve"].repository.refresh()  # serves 3; 1 stays valid on disk, not loaded
+    old_app_entries = {e["version"]: e for e in keep_one.test_client().get("/models/moons").get_json()["versions"]}
     assert old_app_entries[1]["status"] == "on_disk" and old_app_entries[1]["metadata"]["version"] == 1
     plot = client.get("/models/1/plot.png")
     assert plot.status_code == 200 and plot.mimetype == "image/png" and plot.data.startswith(b"\x89PNG")
@@ -206,14 +210,15 @@ def test_metrics_count_requests_predictions_and_rows(client):
                   route="stable") == 3
     assert metric(samples, "moonserve_requests_total", endpoint="/predict", method="POST", status="422",
                   route="none") == 1  # refused before a model was chosen
-    assert metric(samples, "moonserve_predictions_total", model_version="1", label="1", route="stable") == 3
-    assert metric(samples, "moonserve_predictions_total", model_version="1", label="0") == 3
+    assert metric(samples, "moonserve_predictions_total", model="moons", model_version="1", label="1",
+                  route="stable") == 3
+    assert metric(samples, "moonserve_predictions_total", model="moons", model_version="1", label="0") == 3
     assert metric(samples, "moonserve_prediction_request_rows_count") == 3
     assert metric(samples, "moonserve_prediction_request_rows_sum") == 6
     assert metric(samples, "moonserve_request_duration_seconds_count", endpoint="/predict") == 4
-    assert metric(samples, "moonserve_model_loads_total", result="success") == 1
-    assert metric(samples, "moonserve_model_info", name="moons", version="1") == 1
-    assert metric(samples, "moonserve_model_version") == 1
+    assert metric(samples, "moonserve_model_loads_total", model="moons", result="success") == 1
+    assert metric(samples, "moonserve_model_info", model="moons", version="1") == 1
+    assert metric(samples, "moonserve_model_version", model="moons") == 1
     assert metric(samples, "moonserve_requests_in_progress") == 1  # the scrape itself
 
 
@@ -223,8 +228,8 @@ def test_openapi_document_describes_the_schemas(client):
     request_schema = document["components"]["schemas"]["PredictRequest"]
     assert request_schema["properties"]["instances"]["maxItems"] == 10000
     assert request_schema["additionalProperties"] is False
-    assert set(document["paths"]) >= {"/predict", "/health", "/health/live", "/models", "/models/{version}",
-                                      "/metrics", "/openapi.json"}
+    assert set(document["paths"]) >= {"/predict", "/health", "/health/live", "/models", "/models/{name}",
+                                      "/models/{name}/{version}", "/metrics", "/openapi.json"}
 
 
 def test_only_bad_files_boot_an_app_that_says_why_then_serves_the_first_valid_one(tmp_path, trained_layers):
@@ -239,11 +244,11 @@ def test_only_bad_files_boot_an_app_that_says_why_then_serves_the_first_valid_on
     client = app.test_client()
     error = _error(client.get("/health"), 503, "no_model_loaded")
     assert "none of the 1 version file(s)" in error["message"]
-    listing = client.get("/models")
+    listing = client.get("/models/moons")
     assert listing.status_code == 200 and listing.get_json()["versions"][0]["status"] == "refused"
     assert client.get("/models/1").status_code == 200
     write_version(tmp_path / "models", trained_layers)
-    app.extensions["moonserve"].registry.refresh()
+    app.extensions["moonserve"].repository.refresh()
     assert client.get("/health").get_json()["model"]["version"] == 2
 
 

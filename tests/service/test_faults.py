@@ -81,7 +81,7 @@ def test_bad_model_files_are_refused_while_serving_goes_on(tmp_path, models_dir,
         assert all(v == 1 for sent, _, v in load.results[-5:])  # back on the newest valid file
         assert all(v == 1 for sent, _, v in load.results if sent < written_at)
         samples = scrape(server)
-        assert metric(samples, "moonserve_model_loads_total", result="failure") == 2 * len(names)
+        assert metric(samples, "moonserve_model_loads_total", model="moons", result="failure") == 2 * len(names)
         log = server.log()
         assert all(f"{name}: " in log for name in names), log[-3000:]
 
@@ -170,9 +170,9 @@ def test_a_bad_file_never_stops_serving_nor_a_worker_from_booting(tmp_path, trai
         assert server.process.poll() is None, server.log()[-2000:]
         assert len(load.failures()) <= 2, load.failures()  # at most those in flight on the victim
         assert {version for _, status, version in load.results if status == 200} == {4}
-        listing = requests.get(server.url + "/models", timeout=5)
+        listing = requests.get(server.url + "/models/moons", timeout=5)
         assert listing.status_code == 200
         statuses = {entry["version"]: entry["status"] for entry in listing.json()["versions"]}
         assert statuses[1] == statuses[3] == "refused" and statuses[4] == "served"
-        assert metric(scrape(server), "moonserve_model_loads_total", result="failure") >= 2 * 2 + 1
+        assert metric(scrape(server), "moonserve_model_loads_total", model="moons", result="failure") >= 2 * 2 + 1
         assert "Worker failed to boot" not in server.log()

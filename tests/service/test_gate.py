@@ -20,7 +20,7 @@ def test_a_version_below_min_accuracy_is_rejected_and_a_newer_valid_one_served(t
         v2 = requests.post(server.url + "/v2/models/moons/versions/2/infer", timeout=5, json={
             "inputs": [{"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1, 0]}]})
         assert v2.status_code == 404 and "rejected" in v2.json()["error"]
-        listing = {entry["version"]: entry for entry in requests.get(server.url + "/models", timeout=5).json()["versions"]}
+        listing = {entry["version"]: entry for entry in requests.get(server.url + "/models/moons", timeout=5).json()["versions"]}
         assert listing[2]["status"] == "rejected"
         assert listing[2]["reason"] == "training accuracy 0.5000 < MIN_ACCURACY 0.9000"
         assert listing[1]["status"] == "served"
@@ -28,8 +28,8 @@ def test_a_version_below_min_accuracy_is_rejected_and_a_newer_valid_one_served(t
         assert wait_until(lambda: all(requests.post(server.url + "/predict", json={"instances": [[1, 0]]}, timeout=5)
                                       .json()["model"]["version"] == 3 for _ in range(6)), 10)
         samples = scrape(server)
-        assert metric(samples, "moonserve_model_loads_total", result="rejected") == 2  # once per worker
-        assert metric(samples, "moonserve_model_loads_total", result="success") == 4
+        assert metric(samples, "moonserve_model_loads_total", model="moons", result="rejected") == 2  # once per worker
+        assert metric(samples, "moonserve_model_loads_total", model="moons", result="success") == 4
         assert server.log().count('"message":"model rejected"') == 2
 
 
@@ -63,7 +63,7 @@ def test_a_pin_or_stable_label_that_cannot_be_served_is_one_warning(make_app, mo
     with caplog.at_level(logging.WARNING, logger="moonserve.registry"):
         app = make_app()
         for _ in range(3):
-            app.extensions["moonserve"].registry.refresh()
+            app.extensions["moonserve"].repository.refresh()
         make_app(model_version=9)
     messages = [(record.getMessage(), getattr(record, "fields", {}).get("model_version")) for record in caplog.records]
     assert messages.count(("stable label not servable", 2)) == 1

@@ -52,11 +52,11 @@ def test_predictions_match_numpy_and_counters_add_up_over_workers(server, traine
     samples = scrape(server)
     assert len([f for f in os.listdir(server.metrics_dir) if f.startswith("counter_")]) == 2
     assert metric(samples, "moonserve_requests_total", endpoint="/predict", method="POST", status="200") == 60
-    predicted = sum(metric(samples, "moonserve_predictions_total", model_version="1", label=label) for label in "01")
+    predicted = sum(metric(samples, "moonserve_predictions_total", model="moons", model_version="1", label=label) for label in "01")
     assert predicted == sum(len(rows) for rows in batches)
     assert metric(samples, "moonserve_prediction_request_rows_count") == 60
-    assert metric(samples, "moonserve_model_loads_total", result="success") == 2  # one per worker
-    assert metric(samples, "moonserve_model_info", name="moons", version="1") == 1
+    assert metric(samples, "moonserve_model_loads_total", model="moons", result="success") == 2  # one per worker
+    assert metric(samples, "moonserve_model_info", model="moons", version="1") == 1
     assert metric(samples, "moonserve_requests_in_progress") == 1  # this scrape
 
 
@@ -75,9 +75,9 @@ def test_new_version_is_served_within_the_interval_and_a_bad_one_is_refused(serv
     assert switched_by <= 1 + 1, f"version 1 still answered {switched_by:.2f} s after version 2 was written"
     assert {version for sent, _, version in results if sent > written_at + 2} == {2}
     samples = scrape(server)
-    assert metric(samples, "moonserve_model_loads_total", result="failure") == 2  # each worker refused 3.npz once
-    assert metric(samples, "moonserve_model_info", name="moons", version="2") == 1
-    assert metric(samples, "moonserve_model_info", name="moons", version="1") == 0
+    assert metric(samples, "moonserve_model_loads_total", model="moons", result="failure") == 2  # each worker refused 3.npz once
+    assert metric(samples, "moonserve_model_info", model="moons", version="2") == 1
+    assert metric(samples, "moonserve_model_info", model="moons", version="1") == 0
     assert '"model refused"' in server.log() and "3.npz" in server.log()
 
 

@@ -54,14 +54,15 @@ def test_a_malformed_labels_file_is_refused_and_the_last_good_labels_kept(make_a
     write_version(models_dir, trained_layers)  # 2
     _labels(models_dir, stable=1)
     app = make_app()
-    registry = app.extensions["moonserve"].registry
-    assert registry.snapshot.served.version == 1
+    repository = app.extensions["moonserve"].repository
+    assert repository.snapshot.default_model.served.version == 1
     (models_dir / "moons" / "labels.json").write_text('{"stable": "one"')
     for _ in range(3):
-        registry.refresh()
-    assert registry.snapshot.served.version == 1 and registry.snapshot.labels == {"stable": 1}
+        repository.refresh()
+    snapshot = repository.snapshot.default_model
+    assert snapshot.served.version == 1 and snapshot.labels == {"stable": 1}
     text = app.test_client().get("/metrics").get_data(as_text=True)
-    assert 'moonserve_model_loads_total{result="failure"} 1.0' in text
+    assert 'moonserve_model_loads_total{model="moons",result="failure"} 1.0' in text
 
 
 def test_promote_and_roll_back_under_load_without_a_failed_request(tmp_path, models_dir, trained_layers):

@@ -21,4 +21,4 @@ def test_api_conforms_to_its_openapi_document(tmp_path, models_dir):
             capture_output=True, text=True, timeout=240)
         server_errors = [line for line in server.log().splitlines() if '"status":5' in line]
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert "Tested: 7" in result.stdout and server_errors == []
+    assert "Tested: 9" in result.stdout and server_errors == []

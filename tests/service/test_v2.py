@@ -28,8 +28,10 @@ def _binary_body(rows, datatype="FP32", size=None, header_extra=None, outputs=No
 
 
 def test_server_and_model_metadata(client):
-    assert client.get("/v2").get_json() == {"name": "moonserve", "version": "0.1.0", "extensions": ["binary_tensor_data"]}
-    assert client.get("/v2/health/live").status_code == 200 and client.get("/v2/health/ready").status_code == 200
+    assert client.get("/v2").get_json() == {"name": "moonserve", "version": "0.1.0", "extensions": [
+        "binary_tensor_data", "model_configuration", "model_repository", "statistics", "classification"]}
+    assert client.get("/v2/health/live").get_json() == {"live": True}
+    assert client.get("/v2/health/ready").get_json() == {"ready": True}
     metadata = client.get("/v2/models/moons").get_json()
     assert metadata["versions"] == ["1"] and metadata["inputs"][0] == {"name": "X", "datatype": "FP64", "shape": [-1, 2]}
     assert [o["name"] for o in metadata["outputs"]] == ["probability", "label"]
@@ -62,10 +64,11 @@ def test_binary_inference_in_and_out(client, trained_layers):
     length = int(response.headers["Inference-Header-Content-Length"])
     header = json.loads(response.data[:length])
     sizes = [o["parameters"]["binary_data_size"] for o in header["outputs"]]
-    probability = np.frombuffer(response.data[length:length + sizes[0]], dtype="<f4")
+    assert [o["datatype"] for o in header["outputs"]] == ["FP64", "INT64"]  # as metadata declares, FP32 input or not
+    probability = np.frombuffer(response.data[length:length + sizes[0]], dtype="<f8")
     labels = np.frombuffer(response.data[length + sizes[0]:], dtype="<i8")
     expected = numpy_probabilities(trained_layers, np.asarray(ROWS, dtype=np.float32).astype(np.float64))
-    np.testing.assert_allclose(probability, expected.astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(probability, expected, rtol=1e-12)
     assert labels.tolist() == [int(p >= 0.5) for p in expected]
 
 
@@ -148,7 +151,9 @@ def test_not_ready_without_a_model(tmp_path):
     from service.settings import Settings
 
     client = create_app(Settings(models_dir=tmp_path / "none", access_log_flush_s=0), start_reloader=False).test_client()
-    assert client.get("/v2/health/ready").status_code == 503
+    ready = client.get("/v2/health/ready")
+    assert ready.status_code == 400 and ready.get_json() == {"ready": False}  # a 4xx: the protocol's false
+    assert client.get("/v2/models/moons/ready").get_json() == {"name": "moons", "ready": False}
     assert client.get("/v2/health/live").status_code == 200
     response = client.post("/v2/models/moons/infer", data=_infer_body())
     assert response.status_code == 503 and "no model versions" in response.get_json()["error"]
@@ -159,4 +164,4 @@ def test_v2_requests_are_counted(client):
     text = client.get("/metrics").get_data(as_text=True)
     assert ('moonserve_requests_total{endpoint="/v2/models/<model_name>/infer",method="POST",route="stable",'
             'status="200"} 1.0') in text
-    assert 'moonserve_predictions_total{label="0",model_version="1",route="stable"}' in text
+    assert 'moonserve_predictions_total{label="0",model="moons",model_version="1",route="stable"}' in text
