@@ -15,6 +15,7 @@ from flask import Blueprint, Response, request
 from service.models.inference import choose_model, model_snapshot, predict_lists, route_model
 from service.protocols.errors import V1Error, VersionNotFound
 from service.protocols.v1_codec import (
+    SIGNATURE,
     V1BadRequest,
     metadata_answer,
     parse_predict,
@@ -46,9 +47,12 @@ def _version(version: str | None, label: str | None) -> int | str | None:
 def _routes(suffix: str, **options):
     """The three TF Serving URLs of one call: the model, a version, a label."""
     def register(view):
-        v1.add_url_rule(f"/<name>{suffix}", view_func=view, defaults={"version": None, "label": None}, **options)
-        v1.add_url_rule(f"/<name>/versions/<version>{suffix}", view_func=view, defaults={"label": None}, **options)
-        v1.add_url_rule(f"/<name>/labels/<label>{suffix}", view_func=view, defaults={"version": None}, **options)
+        # an endpoint per suffix: Werkzeug redirects between rules of one endpoint with equal defaults
+        endpoint = f"{view.__name__}{suffix}"
+        for rule, defaults in ((f"/<name>{suffix}", {"version": None, "label": None}),
+                               (f"/<name>/versions/<version>{suffix}", {"label": None}),
+                               (f"/<name>/labels/<label>{suffix}", {"version": None})):
+            v1.add_url_rule(rule, endpoint, view, defaults=defaults, **options)
         return view
     return register
 
@@ -106,5 +110,15 @@ def predict(name: str, version: str | None, label: str | None):
     computed = time.perf_counter_ns()
     state.metrics.record_predictions(model.name, model.version, len(labels), sum(labels), environ[ROUTE])
     response = Response(predict_answer(probabilities, labels, columnar), mimetype="application/json")
-    environ[TIMINGS] = (decoded - started, computed - decoded, time.perf_counter_ns() - computed)
+    environ[TIMINGS] = (len(labels), decoded - started, computed - decoded, time.perf_counter_ns() - computed)
     return response
+
+
+@_routes(":classify", methods=["POST"])
+@_routes(":regress", methods=["POST"])
+def other_method(name: str, version: str | None, label: str | None):
+    """TF Serving's Classify and Regress APIs need a signature of that kind; this model's
+    one signature is a predict signature, so they are a client mistake, as in TF Serving."""
+    model_snapshot(service_state().repository.snapshot, name)
+    verb = request.path.rpartition(":")[2]
+    raise V1Error(f"model {name!r} has no {verb} signature; use :predict (signature {SIGNATURE!r})")

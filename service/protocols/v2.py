@@ -186,5 +186,5 @@ def infer(model_name: str, version: str | None):
     body, headers = build_infer_response(model.name, model.version, parsed, probabilities, labels)
     response = Response(body, mimetype="application/json" if not headers else "application/octet-stream")
     response.headers.update(headers)
-    environ[TIMINGS] = (decoded - started, computed - decoded, time.perf_counter_ns() - computed)
+    environ[TIMINGS] = (len(labels), decoded - started, computed - decoded, time.perf_counter_ns() - computed)
     return response

@@ -83,7 +83,7 @@ def predict_view():
     computed = time.perf_counter_ns()
     state.metrics.record_predictions(model.name, model.version, len(labels), sum(labels), environ[ROUTE])
     response = Response(prediction_body(model, probabilities, labels), mimetype="application/json")
-    environ[TIMINGS] = (parsed - started, computed - parsed, time.perf_counter_ns() - computed)
+    environ[TIMINGS] = (len(labels), parsed - started, computed - parsed, time.perf_counter_ns() - computed)
     return response
 
 

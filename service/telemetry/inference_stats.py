@@ -18,7 +18,7 @@ from service.telemetry.metrics import ServiceMetrics
 
 FLUSH_S = 0.5
 STAGES = ("success", "fail", "compute_input", "compute_infer", "compute_output")
-_SUCCESSES, _FAILURES, _LAST = 5, 6, 7
+_SUCCESSES, _FAILURES, _ROWS, _LAST = 5, 6, 7, 8
 
 
 class InferenceStats:
@@ -28,21 +28,22 @@ class InferenceStats:
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
-    def record(self, name: str, version: int, total_ns: int, timings: tuple[int, int, int] | None) -> None:
-        """One request to ``name`` ``version``: a success with its (compute_input,
-        compute_infer, compute_output) nanoseconds, or a failure when ``timings`` is None."""
+    def record(self, name: str, version: int, total_ns: int, timings: tuple[int, int, int, int] | None) -> None:
+        """One request to ``name`` ``version``: a success with its (rows, compute_input,
+        compute_infer, compute_output nanoseconds), or a failure when ``timings`` is None."""
         with self._lock:
             tally = self._tallies.get((name, version))
             if tally is None:
-                tally = self._tallies[name, version] = [0, 0, 0, 0, 0, 0, 0, 0.0]
+                tally = self._tallies[name, version] = [0, 0, 0, 0, 0, 0, 0, 0, 0.0]
             if timings is None:
                 tally[1] += total_ns
                 tally[_FAILURES] += 1
             else:
                 tally[0] += total_ns
-                tally[2] += timings[0]
-                tally[3] += timings[1]
-                tally[4] += timings[2]
+                tally[_ROWS] += timings[0]
+                tally[2] += timings[1]
+                tally[3] += timings[2]
+                tally[4] += timings[3]
                 tally[_SUCCESSES] += 1
             tally[_LAST] = time.time()
 
@@ -57,6 +58,8 @@ class InferenceStats:
             for result, count in (("success", tally[_SUCCESSES]), ("fail", tally[_FAILURES])):
                 if count:
                     self.metrics.inference_requests.labels(name, model_version, result).inc(count)
+            if tally[_ROWS]:
+                self.metrics.inference_rows.labels(name, model_version).inc(tally[_ROWS])
             self.metrics.last_inference.labels(name, model_version).set(tally[_LAST])
 
     def start_flushing(self, interval_s: float = FLUSH_S) -> threading.Thread:
@@ -79,7 +82,7 @@ class InferenceStats:
         figures: dict[str, dict] = {version: {} for version in wanted}
         for family in self.metrics.merged().collect():
             if family.name not in ("moonserve_inference_requests", "moonserve_inference_duration_seconds",
-                                   "moonserve_inference_last_timestamp_seconds", "moonserve_predictions"):
+                                   "moonserve_inference_last_timestamp_seconds", "moonserve_inference_rows"):
                 continue
             for sample in family.samples:
                 labels = sample.labels
@@ -103,7 +106,7 @@ def _triton_entry(name: str, version: int, figures: dict) -> dict:
         "name": name,
         "version": str(version),
         "last_inference": int(figures.get("moonserve_inference_last_timestamp_seconds", 0) * 1000),
-        "inference_count": int(figures.get("moonserve_predictions", 0)),
+        "inference_count": int(figures.get("moonserve_inference_rows", 0)),
         "execution_count": successes,
         "inference_stats": {
             "success": duration("success", successes),

@@ -91,6 +91,10 @@ class ServiceMetrics:
             "moonserve_inference_requests", "Inference requests that reached a model, by model, model version "
             "and result (success, fail): Triton's statistics (GET /v2/models/<name>/stats).",
             ["model", "model_version", "result"], registry=registry)
+        self.inference_rows = Counter(
+            "moonserve_inference_rows", "Rows of successful inference requests, by model and model version "
+            "(Triton's inference_count; moonserve_predictions_total counts the same rows at once, by label).",
+            ["model", "model_version"], registry=registry)
         self.inference_seconds = Counter(
             "moonserve_inference_duration_seconds", "Cumulative time of inference requests by model, model version "
             "and stage: success and fail (whole requests), compute_input (parsing), compute_infer (the "

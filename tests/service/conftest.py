@@ -36,3 +36,17 @@ def numpy_probabilities(layers, rows):
         for weights, bias in layers:
             h = 1 / (1 + np.exp(-(h @ weights + bias)))
     return h[:, 0]
+
+
+def flipped(layers):
+    """The same network with its output negated: P(label = 1) becomes 1 - P."""
+    return [*layers[:-1], (-layers[-1][0], -layers[-1][1])]
+
+
+@pytest.fixture
+def two_models(models_dir, trained_layers):
+    """``moons`` version 1, and ``other`` versions 1 and 2: the flipped network, recorded
+    as passing the gate (its accuracy on the moons is not the point)."""
+    for _ in range(2):
+        write_version(models_dir, flipped(trained_layers), name="other", accuracy=0.95)
+    return models_dir
