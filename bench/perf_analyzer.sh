@@ -24,16 +24,18 @@ if [ ! -x "$ROOT/opt/pa/bin/python" ]; then
 fi
 mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
 mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
-trap 'umount "$ROOT/proc" "$ROOT/dev" 2>/dev/null || true; kill "$SERVER" 2>/dev/null || true' EXIT
 
 # The binary itself: the Python wrapper around it loses its exit code.
 BINARY=$(chroot "$ROOT" sh -c 'ls /opt/pa/lib/python3*/site-packages/perf_analyzer/bin/perf_analyzer')
 
 MODELS=$(mktemp -d)
+SERVER=
+trap 'umount "$ROOT/proc" "$ROOT/dev" 2>/dev/null || true; [ -z "$SERVER" ] || kill "$SERVER"; rm -rf "$MODELS"' EXIT
 .venv/bin/python -m trainer train --models-dir "$MODELS" --no-plot >/dev/null
 MODELS_DIR=$MODELS HOST=127.0.0.1 PORT=$PORT LOG_LEVEL=warning RELOAD_INTERVAL_S=0 \
   .venv/bin/gunicorn -c service/gunicorn.conf.py service.wsgi:app >"$MODELS/gunicorn.log" 2>&1 &
 SERVER=$!
+sleep 0.2
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/v2/health/ready" >/dev/null && break; sleep 0.1; done
 
 run() {
@@ -50,10 +52,10 @@ for tensors in json binary; do
   flag=()
   [ "$tensors" = json ] && flag=(--input-tensor-format json --output-tensor-format json)
   echo "== $tensors tensors, concurrency $CONCURRENCY"
-  run "${flag[@]}" --concurrency-range "$CONCURRENCY" -f "$MODELS/$tensors.csv" >"$MODELS/$tensors.out"
-  python3 - "$MODELS/$tensors.csv" <<'EOF'
+  run "${flag[@]}" --concurrency-range "$CONCURRENCY" -f "/tmp/$tensors.csv" >"$MODELS/$tensors.out"
+  python3 - "$ROOT/tmp/$tensors.csv" <<'EOF'
 import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
+rows = sorted(csv.DictReader(open(sys.argv[1])), key=lambda row: int(row["Concurrency"]))
 print("| concurrency | infer/s | p50 ms | p99 ms |")
 print("|---:|---:|---:|---:|")
 for row in rows:

@@ -120,3 +120,17 @@ def test_v1_requests_are_counted_per_model(client):
     assert 'moonserve_predictions_total{label="1",model="other",model_version="2",route="stable"}' in text
     assert ('moonserve_requests_total{endpoint="/v1/models/<name>:predict",method="POST",route="stable",'
             'status="200"} 1.0') in text
+
+
+def test_with_model_names_health_waits_for_every_listed_model(make_app, two_models):
+    client = make_app(model_names=("other", "absent")).test_client()
+    health = client.get("/health")
+    assert health.status_code == 503
+    details = health.get_json()["error"]["details"]
+    assert [(d["loc"], d["type"]) for d in details] == [("models.absent", "not_ready")]
+    assert "no model versions" in details[0]["msg"]
+    assert client.get("/v2/health/ready").get_json() == {"ready": False}
+    assert client.get("/v1/models").get_json() == {"models": ["moons", "other", "absent"]}
+    served = make_app(model_names=("other",)).test_client()
+    health = served.get("/health").get_json()
+    assert [(m["name"], m["ready"]) for m in health["models"]] == [("moons", True), ("other", True)]
