@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Build a stand-in for the Dockerfile's base image where it cannot be pulled: a Debian
-# bookworm minbase root with Python 3.11 (debootstrap), imported under the same tag.
-# Usage: scripts/standin-python-image.sh TAG [MIRROR]   (needs root, debootstrap, docker)
+# Build a stand-in for the Dockerfiles' base images where they cannot be pulled: a Debian
+# bookworm minbase root with Python 3.11 (debootstrap), imported under every TAG given
+# (python:3.11-slim-bookworm for the service, debian:bookworm-slim for the proxy: one
+# root, a superset of both, made once).
+# Usage: [MIRROR=...] scripts/standin-python-image.sh TAG [TAG...]   (needs root, debootstrap, docker)
 set -euo pipefail
-tag=${1:?usage: $0 TAG [MIRROR]}
-mirror=${2:-http://deb.debian.org/debian}
+tag=${1:?usage: $0 TAG [TAG...]}
+mirror=${MIRROR:-http://deb.debian.org/debian}
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" "$mirror" >&2
@@ -16,4 +18,7 @@ tar -C "$root" -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' \
   --change 'CMD ["python3"]' - "$tag" >&2
-echo "$tag"
+for other in "${@:2}"; do
+  docker tag "$tag" "$other" >&2
+done
+echo "$@"

@@ -76,11 +76,12 @@ class V1Error(ApiError):
 
 
 HTTP_CODES = {
-    400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
-    414: "uri_too_long", 415: "unsupported_media_type", 417: "expectation_failed", 431: "headers_too_large",
-    500: "internal_error", 501: "not_implemented",
+    400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+    413: "body_too_large", 414: "uri_too_long", 415: "unsupported_media_type", 417: "expectation_failed",
+    431: "headers_too_large", 500: "internal_error", 501: "not_implemented", 502: "bad_gateway",
+    503: "unavailable", 504: "gateway_timeout",
 }
-"""Our code for an error status Flask or gunicorn answers by itself."""
+"""Our code for an error status Flask, gunicorn or the front proxy (deploy/proxy) answers by itself."""
 
 
 def error_body(path: str, code: str, message: str, details: list[dict] | None = None) -> bytes:

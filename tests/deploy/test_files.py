@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.service.gunicorn_server import PROJECT_ROOT
@@ -17,8 +18,9 @@ def _tool(name: str) -> str:
     return str(BIN / name) if (BIN / name).exists() else shutil.which(name) or name
 
 
-def test_hadolint_reports_nothing():
-    result = subprocess.run([_tool("hadolint"), "Dockerfile"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "deploy/proxy/Dockerfile"])
+def test_hadolint_reports_nothing(dockerfile):
+    result = subprocess.run([_tool("hadolint"), dockerfile], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
 
 
@@ -34,7 +36,10 @@ def test_compose_can_scale_the_api_and_mounts_models_read_only():
     api = services["api"]
     assert api["depends_on"]["trainer"]["condition"] == "service_completed_successfully"
     assert "models:/models:ro" in api["volumes"] and "healthcheck" in api
-    assert re.fullmatch(r"\$\{API_PORTS:-\d+-\d+\}:8000", api["ports"][0])
+    assert "ports" not in api and api["expose"] == ["8000"]  # replicas publish nothing: the proxy is the endpoint
+    proxy = services["proxy"]
+    assert proxy["ports"] == ["${PORT:-8000}:8000"] and proxy["depends_on"]["api"]["condition"] == "service_healthy"
+    assert proxy["environment"]["MAX_BODY_BYTES"] == api["environment"]["MAX_BODY_BYTES"]
     assert all(":" in services[name]["image"] and not services[name]["image"].endswith(":latest")
                for name in ("prometheus", "grafana"))
 
