@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The container end-to-end test: installs Debian's docker.io, docker-compose and
+# The container end-to-end tests (the compose stack, then the swarm stack): installs Debian's docker.io, docker-compose and
 # debootstrap where it can (root), then builds the image and runs the compose stack.
 # The test starts its own dockerd when none runs, and skips with the reason if it can't.
 set -euo pipefail
@@ -11,4 +11,4 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
   apt-get update -qq
   apt-get install -y -qq docker.io docker-compose debootstrap >/dev/null
 fi
-exec .venv/bin/python -m pytest -m docker tests/deploy/test_compose.py "$@"
+exec .venv/bin/python -m pytest -m docker tests/deploy/test_compose.py tests/deploy/test_swarm.py "$@"
