@@ -5,7 +5,8 @@
 Starts three gunicorn servers on loopback with ``service/gunicorn.conf.py``: a bare
 WSGI callable returning a fixed JSON, a Flask app returning it, and the service
 (metrics and JSON request logs on, logs to a file). Drives each in turn with wrk
-(one-row POST /predict), alternating rounds, and prints medians of requests/s, p50
+(one-row POST /predict), alternating rounds (with ``--proxy``, also the service through
+the front proxy's nginx), and prints medians of requests/s, p50
 and p99 and the ratios to the floors. Then measures one 10,000-row request at a time
 on one connection, as rows/s end to end. Last, it checks that logging really was on:
 the service's access lines, counted after it has exited, against the requests its own
@@ -34,6 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.deploy.proxy_server import start_proxy  # noqa: E402
 from tests.service.gunicorn_server import free_port, stop_process, wait_until  # noqa: E402
 from trainer.artifacts import write_model  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
@@ -137,6 +139,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--big-requests", type=int, default=40)
+    parser.add_argument("--proxy", action="store_true",
+                        help="also measure the service through the front proxy (deploy/proxy; needs nginx)")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         print("serve_bench: error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -155,6 +159,11 @@ def _run(args, workdir: Path) -> int:
     with ExitStack() as stack:
         urls = {label: stack.enter_context(gunicorn(app, workdir, label.replace(" ", "_"), common))
                 for label, app in targets}
+        if args.proxy:
+            proxy = start_proxy(workdir, urls["service"].removeprefix("http://"))
+            stack.callback(stop_process, proxy.process)
+            urls["via proxy"] = proxy.url
+            results["via proxy"] = []
         for label in urls:  # warm-up
             wrk(urls[label], ONE_ROW, args.connections, 1)
         for _ in range(args.rounds):
@@ -195,6 +204,9 @@ def _run(args, workdir: Path) -> int:
     print(f"service / Flask floor: {service / summary['Flask fixed']['rps']:.2f}; "
           f"service / bare WSGI: {service / summary['bare WSGI']['rps']:.2f} (ratios of the medians)")
     paired = [run["rps"] / floor["rps"] for run, floor in zip(results["service"], results["Flask fixed"])]
+    if "via proxy" in summary:
+        print(f"via proxy / service: {summary['via proxy']['rps'] / service:.2f} req/s, p99 "
+              f"{summary['via proxy']['p99_ms'] / summary['service']['p99_ms']:.2f}x (nginx on the same 2 cores)")
     print(f"service / Flask floor round by round: {' '.join(f'{ratio:.2f}' for ratio in paired)}; "
           f"median {statistics.median(paired):.2f}")
     if timings:

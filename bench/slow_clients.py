@@ -33,7 +33,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.service.gunicorn_server import BackgroundThreads, running_service  # noqa: E402
+from tests.deploy.proxy_server import start_proxy  # noqa: E402
+from tests.service.gunicorn_server import BackgroundThreads, running_service, stop_process  # noqa: E402
 from trainer.artifacts import write_model  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.data import load_dataset  # noqa: E402
@@ -131,6 +132,8 @@ def main() -> int:
     parser.add_argument("--url", help="measure this server instead of starting one")
     parser.add_argument("--counts", default="2,4,8,16,64,200")
     parser.add_argument("--seconds", type=float, default=8.0, help="normal traffic per measurement")
+    parser.add_argument("--proxy", action="store_true",
+                        help="measure through the front proxy's nginx (deploy/proxy) in front of the service")
     args = parser.parse_args()
     counts = [int(part) for part in args.counts.split(",")]
     if args.url:
@@ -143,8 +146,13 @@ def main() -> int:
                     {"created_at": "bench", "activation": "sigmoid", "metrics": result.metrics})
         server = stack.enter_context(running_service(Path(folder), Path(folder) / "models", reload_interval_s=0,
                                                      workers=2, threads=2, log_level="warning"))
-        print(f"service: 2 workers x 2 threads on {server.url}")
-        measure(server.url, counts, args.seconds)
+        url = server.url
+        if args.proxy:
+            proxy = start_proxy(Path(folder), server.url.removeprefix("http://"))
+            stack.callback(stop_process, proxy.process)
+            url = proxy.url
+        print(f"service: 2 workers x 2 threads on {server.url}" + (f", through nginx on {url}" if args.proxy else ""))
+        measure(url, counts, args.seconds)
     return 0
 
 

@@ -9,55 +9,20 @@ scaling need Docker's DNS and run in the compose test (``scripts/e2e.sh``).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import socket
-import subprocess
 import time
 
 import pytest
 import requests
 
 from service.protocols.errors import HTTP_CODES, error_body
-from tests.service.gunicorn_server import PROJECT_ROOT, free_port, running_service, stop_process, wait_until
+from tests.deploy.proxy_server import NGINX, PROXY, start_proxy
+from tests.service.gunicorn_server import free_port, running_service, stop_process, wait_until
 
-PROXY = PROJECT_ROOT / "deploy" / "proxy"
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
 ROWS = {"instances": [[0.5, -0.4], [0.0, 1.0]]}
 MAX_BODY = 4096
-
-
-class Proxy:
-    def __init__(self, process, port, log_path):
-        self.process, self.port, self.log_path = process, port, log_path
-        self.url = f"http://127.0.0.1:{port}"
-
-    def access_lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.startswith("{")]
-
-
-def _start_proxy(tmp_path, upstream: str, **settings) -> Proxy:
-    port = free_port()
-    run_dir = tmp_path / f"proxy-{port}"
-    run_dir.mkdir()
-    run_dir.chmod(0o777)  # nginx's workers drop root, and write request bodies there
-    log_path = tmp_path / f"proxy-{port}.log"
-    env = {"PATH": f"{os.path.dirname(NGINX)}:/usr/bin:/bin", "MOONSERVE_PROXY_TEMPLATE": str(PROXY / "nginx.conf.template"),
-           "MOONSERVE_PROXY_RUN_DIR": str(run_dir), "PROXY_PORT": str(port), "API_UPSTREAM": upstream,
-           "RESOLVER": "127.0.0.1", **{key.upper(): str(value) for key, value in settings.items()}}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(["sh", str(PROXY / "entrypoint.sh")], env=env, stdout=log, stderr=subprocess.STDOUT)
-    proxy = Proxy(process, port, log_path)
-
-    def listening():
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    if not wait_until(lambda: process.poll() is not None or listening(), timeout=10) or process.poll() is not None:
-        raise RuntimeError(f"nginx did not start:\n{log_path.read_text()}")
-    return proxy
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +33,7 @@ def stack(tmp_path_factory, trained_layers):
     write_version(tmp_path / "models", trained_layers)
     with running_service(tmp_path, tmp_path / "models", reload_interval_s=0, max_body_bytes=MAX_BODY,
                          access_log_flush_s=0) as server:
-        proxy = _start_proxy(tmp_path, f"127.0.0.1:{server.port}", max_body_bytes=MAX_BODY, header_timeout_s=2,
+        proxy = start_proxy(tmp_path, f"127.0.0.1:{server.port}", max_body_bytes=MAX_BODY, header_timeout_s=2,
                              body_timeout_s=2, send_timeout_s=2)
         try:
             yield server, proxy
@@ -150,7 +115,7 @@ def test_the_proxys_error_bodies_are_the_apis_envelope_exactly():
 
 
 def test_no_replica_is_a_502_in_our_envelope(tmp_path):
-    proxy = _start_proxy(tmp_path, f"127.0.0.1:{free_port()}")
+    proxy = start_proxy(tmp_path, f"127.0.0.1:{free_port()}")
     try:
         body = _error(requests.post(proxy.url + "/predict", json=ROWS, timeout=5), 502)
         assert body["error"]["code"] == "bad_gateway"
