@@ -23,6 +23,7 @@ from trainer.config import ConfigError, TrainConfig
 from trainer.data import DataError, load_dataset, stratified_split
 from trainer.gate import DEFAULT_MIN_ACCURACY, gate_reason
 from trainer.labels import LabelsError, check_label, editing_labels, read_labels
+from trainer.network import ACTIVATIONS, LOSSES
 from trainer.training import train
 
 DEFAULTS = TrainConfig()
@@ -35,6 +36,26 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not argparse's usage block
         raise UsageError(message)
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every flag's default shown, and descriptions kept as written."""
+
+
+DESCRIPTION = """\
+Train the two-moons network (NumPy, from scratch) and manage its model versions.
+
+Each run of `train` writes a new version, models/<name>/<version>.npz, which a running
+service picks up by itself. Versions are never reused; labels (stable, canary) choose
+what is served; `prune` deletes old versions.
+
+examples:
+  python -m trainer train                              # the reference network on data/moon_data.csv
+  python -m trainer train --hidden 8 --activation tanh --lr 0.01 --validation-fraction 0.2
+  python -m trainer list                               # versions, metrics, labels, gate
+  python -m trainer label stable 2                     # serve version 2
+  python -m trainer prune --keep 5 --dry-run
+"""
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -67,27 +88,35 @@ def _pinned_from_environment() -> int | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m trainer", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    fit = commands.add_parser("train", help="fit the network and write a new model version")
-    fit.add_argument("--data", default="data/moon_data.csv", help="CSV of label,x1,x2 rows")
-    fit.add_argument("--models-dir", default="models")
-    fit.add_argument("--name", default="moons")
-    fit.add_argument("--hidden", type=_hidden, default=DEFAULTS.hidden, help="widths, e.g. 3 or 16,16")
-    fit.add_argument("--activation", default=DEFAULTS.activation)
-    fit.add_argument("--loss", default=DEFAULTS.loss)
-    fit.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
-    fit.add_argument("--iterations", type=int, default=DEFAULTS.iterations)
-    fit.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    fit.add_argument("--validation-fraction", type=float, default=DEFAULTS.validation_fraction)
-    fit.add_argument("--batch-size", type=int, default=None, help="mini-batch rows (default: all)")
-    fit.add_argument("--l2", type=float, default=DEFAULTS.l2)
-    fit.add_argument("--log-every", type=int, default=DEFAULTS.log_every)
+    parser = _Parser(prog="python -m trainer", description=DESCRIPTION, formatter_class=_Help)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {trainer.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND",
+                                     title="commands (python -m trainer COMMAND --help for each)")
+    fit = commands.add_parser("train", help="fit the network and write a new model version", formatter_class=_Help,
+                              description="Fit the network on a CSV of label,x1,x2 rows and write the next\n"
+                                          "version of the model, with its metrics and a decision-boundary picture.")
+    fit.add_argument("--data", default="data/moon_data.csv",
+                     help="CSV of label,x1,x2 rows (../shared/data/moon_data.csv reproduces REFERENCE.md)")
+    fit.add_argument("--models-dir", default="models", help="folder of <name>/<version>.npz, the service's MODELS_DIR")
+    fit.add_argument("--name", default="moons", help="model name: a lowercase letter, then a-z 0-9 _ . -")
+    fit.add_argument("--hidden", type=_hidden, default=",".join(map(str, DEFAULTS.hidden)),
+                     help="hidden layer widths, e.g. 3 or 16,16")
+    fit.add_argument("--activation", default=DEFAULTS.activation, choices=ACTIVATIONS,
+                     help="the hidden layers' activation (the output is always sigmoid)")
+    fit.add_argument("--loss", default=DEFAULTS.loss, choices=LOSSES, help="training loss")
+    fit.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate (gradient step)")
+    fit.add_argument("--iterations", type=int, default=DEFAULTS.iterations, help="gradient steps")
+    fit.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the weights and of any shuffling")
+    fit.add_argument("--validation-fraction", type=float, default=DEFAULTS.validation_fraction,
+                     help="share of rows held out (stratified) to measure validation accuracy; 0: none")
+    fit.add_argument("--batch-size", type=int, default=None, help="mini-batch rows; unset: every row each step")
+    fit.add_argument("--l2", type=float, default=DEFAULTS.l2, help="L2 weight penalty")
+    fit.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="print progress every this many steps")
     fit.add_argument("--no-plot", action="store_true", help="skip the decision-boundary PNG")
     fit.add_argument("--if-missing", action="store_true", help="do nothing if a valid version exists")
     fit.add_argument("--min-accuracy", type=_fraction, default=DEFAULT_MIN_ACCURACY,
                      help="warn when the result's accuracy (validation, else training) is below this "
-                          "(default %(default)s; 0: no check)")
+                          "(0: no check)")
     fit.add_argument("--require-min-accuracy", action="store_true",
                      help="below --min-accuracy, write nothing and exit 3")
     show = commands.add_parser("list", help="show the versions on disk with their metrics")

@@ -1,12 +1,13 @@
 """``python -m trainer``: the log, the files it writes, one-line errors."""
 
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import SHIPPED_DATA
+from tests.conftest import PROJECT_ROOT, SHIPPED_DATA
 from trainer.artifacts import list_versions, read_model
 from trainer.cli import main
 
@@ -54,7 +55,7 @@ def test_list_shows_versions_and_metrics(tmp_path, capsys):
     [
         (["train", "--hidden", "3,x"], "not a comma-separated list"),
         (["train", "--hidden", "0"], "hidden must be"),
-        (["train", "--activation", "softmax"], "activation must be sigmoid or tanh or relu"),
+        (["train", "--activation", "softmax"], "invalid choice: 'softmax' (choose from 'sigmoid', 'tanh', 'relu')"),
         (["train", "--lr", "-1"], "learning_rate must be"),
         (["train", "--iterations", "0"], "iterations must be"),
         (["train", "--validation-fraction", "1.5"], "validation_fraction must be"),
@@ -189,3 +190,34 @@ def test_list_survives_odd_metadata(tmp_path, capsys):
                 {"created_at": ["not", "a", "date"], "activation": "sigmoid", "metrics": [1, 2]})
     assert main(["list", "--models-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[-2:] == ["rejected", "-"]
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True, timeout=60,
+                          cwd=PROJECT_ROOT)
+
+
+def test_help_says_what_the_tool_does_and_lists_every_command():
+    result = _cli("--help")
+    assert result.returncode == 0 and "Train the two-moons network" in result.stdout
+    for command in ("train", "list", "prune", "label", "labels"):
+        assert re.search(rf"^\s+{command}\s+\w", result.stdout, re.M), command
+    assert "``" not in result.stdout  # not an internal docstring
+
+
+def test_train_help_shows_every_flags_default_and_the_choices():
+    text = _cli("train", "--help").stdout.split("\noptions:\n", 1)[1]
+    assert "--activation {sigmoid,tanh,relu}" in text and "--loss {half_squared_error,cross_entropy}" in text
+    flags = re.findall(r"^  (--[a-z-]+)", text, re.M)
+    assert len(flags) >= 15
+    for flag in set(flags) - {"--no-plot", "--if-missing", "--require-min-accuracy"}:
+        block = text.split(f"\n  {flag}", 1)[1].split("\n  --", 1)[0]
+        assert "(default:" in block, flag
+    assert "(default: 0.05)" in text and "(default: 5000)" in text and "(default: 3)" in text
+
+
+def test_version_prints_the_version():
+    import trainer
+
+    result = _cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"python -m trainer {trainer.__version__}"
