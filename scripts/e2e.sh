@@ -4,7 +4,7 @@
 # The test starts its own dockerd when none runs, and skips with the reason if it can't.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
    && ! { command -v dockerd && command -v docker-compose && command -v debootstrap; } >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive

@@ -2,7 +2,7 @@
 # Install, then run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test
 # The proxy's tests run Debian's nginx for real, and the manifests' tests kubectl's
 # kustomize; Debian's packages are installed here when they are missing and we may (root).
 missing=()
