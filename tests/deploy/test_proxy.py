@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 
 import pytest
@@ -18,7 +17,7 @@ import requests
 
 from service.protocols.errors import HTTP_CODES, error_body
 from tests.deploy.proxy_server import NGINX, PROXY, start_proxy
-from tests.service.gunicorn_server import free_port, running_service, stop_process, wait_until
+from tests.service.gunicorn_server import free_port, raw_exchange, running_service, stop_process, wait_until
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
 ROWS = {"instances": [[0.5, -0.4], [0.0, 1.0]]}
@@ -83,12 +82,7 @@ def test_a_body_over_max_body_bytes_is_refused_by_the_proxy_in_our_envelope(stac
 
 
 def _raw(proxy, request: bytes) -> tuple[int, dict]:
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
-        client.sendall(request)
-        data = b""
-        while chunk := client.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, body = raw_exchange(proxy.port, request, timeout=5)
     return int(head.split()[1]), json.loads(body)
 
 

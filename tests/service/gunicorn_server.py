@@ -41,6 +41,18 @@ class Server:
         return [int(pid) for pid in children.read_text().split()]
 
 
+def raw_exchange(port: int, request: bytes, timeout: float = 10) -> tuple[bytes, bytes]:
+    """Send ``request`` as raw bytes to 127.0.0.1:``port``, read until the server closes;
+    ``(head, body)`` of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        client.sendall(request)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
     """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
     if process.poll() is None:

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.service.gunicorn_server import running_service, wait_until
+from tests.service.gunicorn_server import raw_exchange, running_service, wait_until
 
 BIG = json.dumps({"instances": [[0.123456, -0.654321]] * 10_000}).encode()
 
@@ -91,13 +91,8 @@ def test_a_client_that_never_reads_its_answers_is_cut_after_the_send_timeout(ser
 
 
 def _raw(server, request: bytes) -> tuple[bytes, dict]:
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
-        client.sendall(request)
-        answer = b""
-        while chunk := client.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert b"Content-Type: application/json" in head, answer[:300]
+    head, body = raw_exchange(server.port, request)
+    assert b"Content-Type: application/json" in head, (head + body)[:300]
     return head.split(b"\r\n")[0], json.loads(body)
 
 
