@@ -7,7 +7,12 @@ RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY trainer/ trainer/
 COPY service/ service/
+# The final image gets the virtual environment without what neither role imports: pip
+# and setuptools, the packages' own test suites, type stubs; then it is compiled once.
 RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check . \
+    && /opt/venv/bin/python -m pip uninstall --yes --quiet --disable-pip-version-check pip setuptools \
+    && find /opt/venv/lib -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} + \
+    && find /opt/venv/lib -name '*.pyi' -delete \
     && /opt/venv/bin/python -m compileall -q /opt/venv
 
 FROM python:3.11-slim-bookworm
@@ -22,7 +27,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     MPLCONFIGDIR=/tmp/matplotlib \
     MODELS_DIR=/models \
     PROMETHEUS_MULTIPROC_DIR=/tmp/moonserve-metrics
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin moonserve \
+# a regular (not --system) account: uid 10001 is above SYS_UID_MAX, where useradd --system warns
+RUN groupadd --gid 10001 moonserve \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin moonserve \
     && mkdir -p /models /tmp/moonserve-metrics /app/data \
     && chown moonserve:moonserve /models /tmp/moonserve-metrics
 COPY --from=build /opt/venv /opt/venv
