@@ -119,6 +119,12 @@ class Settings(BaseSettings):
                              f"{self.model_name}={other} pin the default model twice")
         return self
 
+    @property
+    def required_models(self) -> tuple[str, ...]:
+        """The models that must be served for the service to be ready: the default one
+        and every one in MODEL_NAMES."""
+        return tuple(dict.fromkeys([self.model_name, *self.model_names]))
+
     def pins(self) -> dict[str, int]:
         """Every model's pinned version (MODEL_VERSIONS, and MODEL_VERSION for the default)."""
         pinned = dict(self.model_versions)

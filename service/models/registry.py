@@ -83,6 +83,14 @@ class Snapshot:
     name: str = ""
     pinned: int | None = None
 
+    @property
+    def known_versions(self) -> list[int]:
+        """Every version on disk or loaded (a loaded one may be serving from memory), ascending."""
+        return sorted(set(self.on_disk) | set(self.models))
+
+    def knows(self, version: int) -> bool:
+        return version in self.models or version in self.on_disk
+
     def resolve(self, requested: int | str) -> int | None:
         """The version a request names, by number or by label (None: no such label)."""
         return self.labels.get(requested) if isinstance(requested, str) else requested

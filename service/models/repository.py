@@ -71,6 +71,10 @@ class RepositorySnapshot:
     def get(self, name: str) -> Snapshot | None:
         return self.models.get(name)
 
+    def waiting(self, names: tuple[str, ...]) -> list[Snapshot]:
+        """The snapshots of ``names`` (served models) that serve no version."""
+        return [self.models[name] for name in names if self.models[name].served is None]
+
 
 def _model_folders(models_dir: Path) -> list[str]:
     """The names of the folders in ``models_dir`` (none when it is missing or unreadable)."""

@@ -67,10 +67,10 @@ def model_status(name: str, version: str | None, label: str | None):
     snapshot = model_snapshot(service_state().repository.snapshot, name)
     requested = _version(version, label)
     if requested is None:
-        versions = sorted(set(snapshot.on_disk) | set(snapshot.models), reverse=True)
+        versions = snapshot.known_versions[::-1]
     else:
         number = snapshot.resolve(requested)
-        if number is None or (number not in snapshot.on_disk and number not in snapshot.models):
+        if number is None or not snapshot.knows(number):
             raise VersionNotFound(f"Could not find version {requested} of model {name}")
         versions = [number]
     return json_response({"model_version_status": [_status(snapshot, v) for v in versions]})

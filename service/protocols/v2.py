@@ -65,9 +65,8 @@ def server_live():
 def server_ready():
     """Ready when the default model is served (and, with MODEL_NAMES, every listed one);
     not ready is a 400, as the protocol's health requests answer false."""
-    settings, repository = service_state().settings, service_state().repository.snapshot
-    names = dict.fromkeys([settings.model_name, *settings.model_names])
-    ready = all(repository.models[name].served is not None for name in names)
+    state = service_state()
+    ready = not state.repository.snapshot.waiting(state.settings.required_models)
     return json_response({"ready": ready}, 200 if ready else 400)
 
 
@@ -137,7 +136,7 @@ def repository_index():
         ready_only = options.get("ready", False)
     entries = []
     for snapshot in service_state().repository.snapshot.models.values():
-        for version in sorted(set(snapshot.on_disk) | set(snapshot.models)):
+        for version in snapshot.known_versions:
             if version in snapshot.models:
                 entries.append({"name": snapshot.name, "version": str(version), "state": "READY", "reason": ""})
             elif not ready_only:

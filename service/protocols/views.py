@@ -102,8 +102,7 @@ def health():
     """Ready when the default model is served (with MODEL_NAMES, every listed one)."""
     state = service_state()
     repository = state.repository.snapshot
-    required = [state.settings.model_name, *state.settings.model_names]
-    waiting = [repository.models[name] for name in dict.fromkeys(required) if repository.models[name].served is None]
+    waiting = repository.waiting(state.settings.required_models)
     if waiting:
         raise NoModel(waiting[0].reason if len(waiting) == 1 else f"{len(waiting)} models are not served",
                       [{"loc": f"models.{snapshot.name}", "msg": snapshot.reason, "type": "not_ready"}
@@ -144,7 +143,7 @@ def _plot_path(name: str, version: int):
 
 
 def _model_entry(snapshot) -> dict:
-    versions = sorted(set(snapshot.on_disk) | set(snapshot.models), reverse=True)
+    versions = snapshot.known_versions[::-1]
     return {"name": snapshot.name, "served_version": snapshot.served.version if snapshot.served else None,
             "pinned_version": snapshot.pinned, "labels": snapshot.labels,
             "versions": [_version_entry(snapshot, v) for v in versions]}
@@ -168,7 +167,7 @@ def _known_version(snapshot, text: str) -> int:
     version = snapshot.resolve(requested)
     if version is None:
         raise VersionNotFound(f"model {snapshot.name!r} has no label {requested!r}")
-    if version not in snapshot.on_disk and version not in snapshot.models:
+    if not snapshot.knows(version):
         raise VersionNotFound(f"version {version} of model {snapshot.name!r} is not in the models folder")
     return version
 
