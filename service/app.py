@@ -23,6 +23,7 @@ from service.settings import Settings
 from service.protocols.v1 import v1
 from service.protocols.v2 import v2
 from service.protocols.views import api
+from service.pages.views import docs, pages
 
 
 @dataclass
@@ -70,17 +71,20 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
         if settings.reload_interval_s > 0:
             repository.start_reloading(settings.reload_interval_s)
     predict_request = make_predict_request(settings.max_batch)
-    app = Flask("moonserve")
+    app = Flask("moonserve", static_folder=None)  # no /static: the page serves its own files
     app.request_class = ObservedRequest
     app.session_interface = NoSessions()
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     app.extensions["moonserve"] = ServiceState(
-        settings, repository, metrics, stats, predict_request, build_openapi(predict_request), time.time())
+        settings, repository, metrics, stats, predict_request, build_openapi(predict_request, settings.model_name, settings.max_batch), time.time())
     register_error_handlers(app)
     app.register_blueprint(api)
     app.register_blueprint(v1)
     app.register_blueprint(v2)
+    app.register_blueprint(pages)
+    app.register_blueprint(docs)
+    app.add_url_rule("/docs", "docs.root", app.view_functions["docs.show"])  # as well as /docs/
     access_log = AccessLog(enabled=settings.log_level in ("debug", "info"), flush_s=settings.access_log_flush_s)
     app.wsgi_app = RequestObserver(app.wsgi_app, metrics, access_log, stats)
     return app

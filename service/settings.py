@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Annotated
 
@@ -77,12 +79,22 @@ class Settings(BaseSettings):
     access_log_flush_s: float = Field(default=1.0, ge=0, le=60)
     """Access lines are written in blocks of up to 4 KiB, at most this many seconds after
     the request; 0 writes each line at once (a system call per request)."""
+    grafana_url: str | None = Field(default=None, max_length=2048)
+    """The Grafana dashboard's address, linked from the models page at ``/`` (an
+    http(s) URL as the browser reaches it); unset, the page has no such link."""
 
     @field_validator("model_name")
     @classmethod
     def _plain_name(cls, value: str) -> str:
         if not MODEL_NAME.fullmatch(value):
             raise ValueError(_NAME_RULE)
+        return value
+
+    @field_validator("grafana_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s\"'<>]+", value):
+            raise ValueError("must be an http:// or https:// URL, such as http://localhost:3000/")
         return value
 
     @field_validator("model_names", mode="before")

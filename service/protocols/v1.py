@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Response, request
+from werkzeug.routing import BaseConverter
 
 from service.models.inference import choose_model, model_snapshot, predict_lists, route_model
 from service.protocols.errors import V1Error, VersionNotFound
@@ -28,6 +29,17 @@ from service.transport.http_body import read_body
 from trainer.labels import LABEL_NAME
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1/models")
+
+
+class SegmentConverter(BaseConverter):
+    """A path segment up to its ``:``: in ``/v1/models/moons:predict`` the name is
+    ``moons``, so the status URL ``/v1/models/<name>`` does not also match it (a GET
+    there is a 405 that allows POST, not a lookup of the model ``moons:predict``)."""
+
+    regex = "[^/:]+"
+
+
+v1.record_once(lambda state: state.app.url_map.converters.setdefault("segment", SegmentConverter))
 
 
 def _version(version: str | None, label: str | None) -> int | str | None:
@@ -49,9 +61,9 @@ def _routes(suffix: str, **options):
     def register(view):
         # an endpoint per suffix: Werkzeug redirects between rules of one endpoint with equal defaults
         endpoint = f"{view.__name__}{suffix}"
-        for rule, defaults in ((f"/<name>{suffix}", {"version": None, "label": None}),
-                               (f"/<name>/versions/<version>{suffix}", {"label": None}),
-                               (f"/<name>/labels/<label>{suffix}", {"version": None})):
+        for rule, defaults in ((f"/<segment:name>{suffix}", {"version": None, "label": None}),
+                               (f"/<segment:name>/versions/<segment:version>{suffix}", {"label": None}),
+                               (f"/<segment:name>/labels/<segment:label>{suffix}", {"version": None})):
             v1.add_url_rule(rule, endpoint, view, defaults=defaults, **options)
         return view
     return register

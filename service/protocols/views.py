@@ -18,13 +18,12 @@ from service.protocols.errors import (
     VersionNotFound,
 )
 from service.transport.http_body import content_type, read_body
+from service.models.pictures import plot_path, read_plot
 from service.models.inference import model_snapshot, predict_lists, prediction_body, route_model
 from service.telemetry.observability import MODEL, MODEL_VERSION, REQUEST_ID, ROUTE, TIMINGS
 from service.protocols.problems import BodyProblems, validate_body
 from service.schemas import ROWS
 from service.protocols.web import VERSION_TEXT, json_response, service_state, version_or_label
-from trainer.artifacts import version_path
-from trainer.regular_files import NotARegularFile, open_regular_file
 
 api = Blueprint("api", __name__)
 
@@ -139,10 +138,10 @@ def _version_entry(snapshot, version: int) -> dict:
 
 
 def _plot_path(name: str, version: int):
-    return version_path(service_state().settings.models_dir, name, version).with_suffix(".png")
+    return plot_path(service_state().settings.models_dir, name, version)
 
 
-def _model_entry(snapshot) -> dict:
+def model_entry(snapshot) -> dict:
     versions = snapshot.known_versions[::-1]
     return {"name": snapshot.name, "served_version": snapshot.served.version if snapshot.served else None,
             "pinned_version": snapshot.pinned, "labels": snapshot.labels,
@@ -151,7 +150,7 @@ def _model_entry(snapshot) -> dict:
 
 @api.get("/models")
 def models():
-    return json_response({"models": [_model_entry(s) for s in service_state().repository.snapshot.models.values()]})
+    return json_response({"models": [model_entry(s) for s in service_state().repository.snapshot.models.values()]})
 
 
 def _snapshot(name: str):
@@ -178,7 +177,7 @@ def model(name: str):
     if VERSION_TEXT.fullmatch(name):
         snapshot = service_state().repository.snapshot.default_model
         return json_response(_version_entry(snapshot, _known_version(snapshot, name)))
-    return json_response(_model_entry(_snapshot(name)))
+    return json_response(model_entry(_snapshot(name)))
 
 
 @api.get("/models/<name>/<version>")
@@ -187,22 +186,9 @@ def model_version(name: str, version: str):
     return json_response(_version_entry(snapshot, _known_version(snapshot, version)))
 
 
-MAX_PLOT_BYTES = 16 * 1024 * 1024
-
-
-def _read_plot(path) -> bytes | None:
-    """The picture's bytes, or None when there is no usable one (a FIFO or folder in
-    its place, or a huge file, is no picture and must not hang or exhaust a worker)."""
-    try:
-        with open_regular_file(path, MAX_PLOT_BYTES) as stream:
-            return stream.read(MAX_PLOT_BYTES)
-    except (OSError, NotARegularFile):
-        return None
-
-
 def _plot(snapshot, version_text: str) -> Response:
     number = _known_version(snapshot, version_text)
-    picture = _read_plot(_plot_path(snapshot.name, number))
+    picture = read_plot(_plot_path(snapshot.name, number))
     if picture is None:
         raise VersionNotFound(f"version {number} of model {snapshot.name!r} has no decision-boundary picture")
     response = Response(picture, mimetype="image/png")

@@ -8,6 +8,7 @@ costs less than three Flask hooks. The endpoint label is the URL rule Flask matc
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -48,7 +49,14 @@ class ObservedRequest(Request):
     def url_rule(self, rule: Rule | None) -> None:
         self._rule = rule
         if rule is not None:
-            self.environ[ENDPOINT] = rule.rule
+            self.environ[ENDPOINT] = endpoint_label(rule.rule)
+
+
+@functools.lru_cache(maxsize=256)
+def endpoint_label(rule: str) -> str:
+    """The rule as a label, without converter names: ``/v1/models/<segment:name>:predict``
+    is ``/v1/models/<name>:predict``. One per rule: the cache is bounded by the URL map."""
+    return re.sub(r"<[a-z_]+:([a-z_]+)>", r"<\1>", rule)
 
 
 def new_request_id() -> str:

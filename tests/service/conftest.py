@@ -50,3 +50,14 @@ def two_models(models_dir, trained_layers):
     for _ in range(2):
         write_version(models_dir, flipped(trained_layers), name="other", accuracy=0.95)
     return models_dir
+
+
+def write_plot(models_dir, layers, name="moons", version=1):
+    """The decision-boundary picture the trainer writes beside a version, on the shipped data."""
+    from trainer.data import load_dataset
+    from trainer.plotting import decision_boundary_png
+    from tests.conftest import SHIPPED_DATA
+
+    data = load_dataset(SHIPPED_DATA)
+    picture = decision_boundary_png(layers, "sigmoid", data.x, data.y, f"{name} version {version}")
+    (models_dir / name / f"{version}.png").write_bytes(picture)

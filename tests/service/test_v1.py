@@ -134,3 +134,9 @@ def test_with_model_names_health_waits_for_every_listed_model(make_app, two_mode
     served = make_app(model_names=("other",)).test_client()
     health = served.get("/health").get_json()
     assert [(m["name"], m["ready"]) for m in health["models"]] == [("moons", True), ("other", True)]
+
+
+def test_a_get_on_a_method_url_is_a_405_not_a_model_named_after_it(client):
+    response = client.get("/v1/models/moons:predict")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+    assert "GET" not in response.headers["Allow"] and "error" in response.get_json()

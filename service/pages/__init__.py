@@ -1,0 +1,1 @@
+"""Pages for people: the models page at ``/`` and the API explorer at ``/docs``."""
