@@ -12,6 +12,7 @@ import tempfile
 from pydantic import ValidationError
 
 from service.settings import Settings, describe_error
+from service.transport.accept_balance import AcceptBalance
 
 try:
     _settings = Settings()
@@ -48,6 +49,23 @@ limit_request_field_size = 8190
 proc_name = "moonserve"
 # No gunicornc control socket: every instance would share one default path.
 control_socket_disable = True
+
+
+# Shared memory for the workers' connection counts (service/transport/accept_balance.py),
+# mapped here in the master so every forked worker shares it; room for the workers
+# being replaced while their successors start.
+_accept_balance = AcceptBalance(slots=2 * _settings.workers + 2) if _settings.balance_connections else None
+
+
+def pre_fork(server, worker):
+    if _accept_balance is not None:
+        taken = {getattr(other, "balance_slot", None) for other in server.WORKERS.values()}
+        worker.accept_balance, worker.balance_slot = _accept_balance, _accept_balance.free_slot(taken)
+
+
+def child_exit(server, worker):
+    if _accept_balance is not None and hasattr(worker, "balance_slot"):
+        _accept_balance.release(worker.balance_slot)
 
 
 def on_starting(server):

@@ -12,6 +12,9 @@ This subclass, named by ``gunicorn.conf.py``:
 - cuts a connection whose request line and headers have not all arrived within
   ``HEADER_TIMEOUT_S`` of its first byte (the read side is shut, see ``deadlines``);
 - writes every answer within ``SEND_TIMEOUT_S``, else closes the connection;
+- spreads connections evenly over the workers (``accept_balance``): a worker holding
+  more connections than another live worker stops accepting until that is no longer so,
+  and one holding two more closes a connection after its next answer;
 - answers gunicorn's own protocol errors (400, 414, 431, 501...) with our JSON
   envelope instead of an HTML page, and 501 with its real reason phrase.
 
@@ -30,6 +33,7 @@ from gunicorn import util
 from gunicorn.workers import gthread
 
 from service.protocols.errors import HTTP_CODES, error_body
+from service.transport.accept_balance import may_accept, may_keep
 from service.transport.deadlines import ReadDeadlines
 from service.settings import Settings
 
@@ -85,6 +89,36 @@ class MoonserveWorker(gthread.ThreadWorker):
         super().__init__(*args, **kwargs)
         settings = Settings()
         self.header_timeout_s, self.send_timeout_s = settings.header_timeout_s, settings.send_timeout_s
+        self._deferring = False
+
+    @property
+    def worker_connections(self) -> int:
+        """``ThreadWorker.run`` accepts while ``nr_conns < worker_connections``, asked once
+        a loop: here that is also where this worker publishes its count and learns whether
+        another live worker holds fewer (then 0: it stops accepting for now). The master
+        gives each worker ``accept_balance`` and ``balance_slot`` (gunicorn.conf.py)."""
+        balance = getattr(self, "accept_balance", None)
+        if balance is None:
+            return self._connection_cap
+        balance.publish(self.balance_slot, self.pid, self.nr_conns)
+        self._deferring = not may_accept(self.nr_conns, balance.others(self.balance_slot))
+        return 0 if self._deferring else self._connection_cap
+
+    @worker_connections.setter
+    def worker_connections(self, cap: int) -> None:
+        self._connection_cap = cap
+
+    def wait_for_and_dispatch_events(self, timeout):
+        """While it defers, a worker looks again every 10 ms, not every second: the
+        other workers' counts change without any event of its own to wake it."""
+        return super().wait_for_and_dispatch_events(min(timeout, 0.01) if self._deferring else timeout)
+
+    def handle_exit(self, sig, frame):
+        """Stopping: leave the table at once, so that no worker waits for this one to accept."""
+        balance = getattr(self, "accept_balance", None)
+        if balance is not None:
+            balance.release(self.balance_slot)
+        super().handle_exit(sig, frame)
 
     def handle(self, conn):
         if _DEFER is not None and self.cfg.keepalive and not conn.initialized and not conn.data_ready:
@@ -97,8 +131,13 @@ class MoonserveWorker(gthread.ThreadWorker):
             _header_deadlines.release(conn.moonserve_header_token)
 
     def handle_request(self, req, conn):
-        """Headers have all arrived: their deadline ends, the answer's begins."""
+        """Headers have all arrived: their deadline ends, the answer's begins. A worker
+        holding two connections more than another closes this one after answering
+        (``accept_balance.may_keep``), so that its client reconnects to a less busy one."""
         _header_deadlines.release(conn.moonserve_header_token)
+        balance = getattr(self, "accept_balance", None)
+        if balance is not None and not may_keep(self.nr_conns, balance.others(self.balance_slot)):
+            req.must_close = True
         conn.sock.settimeout(self.send_timeout_s)
         try:
             return super().handle_request(req, conn)

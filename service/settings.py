@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     """A worker silent for this long is killed and replaced."""
     graceful_timeout_s: int = Field(default=30, ge=1, le=3600)
     """On SIGTERM, requests in flight get this long to finish."""
+    balance_connections: bool = True
+    """Spread connections evenly over the workers (service/transport/accept_balance.py);
+    false: whichever worker accepts first takes each, as gunicorn does by itself."""
     keepalive_s: int = Field(default=5, ge=0, le=300)
     """Seconds an idle keep-alive connection stays open."""
     log_level: str = "info"
