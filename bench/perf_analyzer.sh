@@ -8,11 +8,14 @@
 #
 #   sudo bash bench/perf_analyzer.sh                 # the README's table
 #   sudo PA_ARGS="-x 1 --async -b 4" bash bench/perf_analyzer.sh   # one custom run
+#   sudo BALANCE_CONNECTIONS=false bash bench/perf_analyzer.sh       # gunicorn's own accepting, for A/B
+# Each concurrency is its own perf_analyzer run, with each worker's share of a core
+# over it (bench/worker_cpu.py) beside the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=${PA_ROOT:-/var/tmp/moonserve-trixie}
 PORT=${PORT:-18931}
-CONCURRENCY=${CONCURRENCY:-1:8:1}
+CONCURRENCY=${CONCURRENCY:-1 2 4 8}
 
 if [ ! -x "$ROOT/opt/pa/bin/python" ]; then
   command -v debootstrap >/dev/null || { echo "perf_analyzer.sh: needs debootstrap (apt-get install debootstrap)" >&2; exit 2; }
@@ -51,15 +54,19 @@ fi
 for tensors in json binary; do
   flag=()
   [ "$tensors" = json ] && flag=(--input-tensor-format json --output-tensor-format json)
-  echo "== $tensors tensors, concurrency $CONCURRENCY"
-  run "${flag[@]}" --concurrency-range "$CONCURRENCY" -f "/tmp/$tensors.csv" >"$MODELS/$tensors.out"
-  python3 - "$ROOT/tmp/$tensors.csv" <<'EOF'
+  echo "== $tensors tensors (BALANCE_CONNECTIONS=${BALANCE_CONNECTIONS:-true})"
+  echo "| concurrency | infer/s | p50 ms | p99 ms | worker CPU (cores) | spread |"
+  echo "|---:|---:|---:|---:|---|---:|"
+  for concurrency in $CONCURRENCY; do
+    .venv/bin/python bench/worker_cpu.py "$SERVER" -- chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root \
+      "$BINARY" -m moons -u "127.0.0.1:$PORT" -i http --measurement-interval 3000 --stability-percentage 20 \
+      "${flag[@]}" --concurrency-range "$concurrency" -f "/tmp/$tensors.csv" >"$MODELS/$tensors.out" 2>"$MODELS/split"
+    python3 - "$ROOT/tmp/$tensors.csv" "$(tail -1 "$MODELS/split")" <<'EOF'
 import csv, sys
-rows = sorted(csv.DictReader(open(sys.argv[1])), key=lambda row: int(row["Concurrency"]))
-print("| concurrency | infer/s | p50 ms | p99 ms |")
-print("|---:|---:|---:|---:|")
-for row in rows:
-    print(f"| {row['Concurrency']} | {float(row['Inferences/Second']):,.0f} | "
-          f"{int(row['p50 latency']) / 1000:.2f} | {int(row['p99 latency']) / 1000:.2f} |")
+row = next(csv.DictReader(open(sys.argv[1])))
+shares, spread = sys.argv[2].removeprefix("worker CPU: ").split(" of a core; spread ")
+print(f"| {row['Concurrency']} | {float(row['Inferences/Second']):,.0f} | {int(row['p50 latency']) / 1000:.2f} | "
+      f"{int(row['p99 latency']) / 1000:.2f} | {shares} | {spread} |")
 EOF
+  done
 done

@@ -11,6 +11,12 @@ and p99 and the ratios to the floors. Then measures one 10,000-row request at a 
 on one connection, as rows/s end to end. Last, it checks that logging really was on:
 the service's access lines, counted after it has exited, against the requests its own
 counter saw. Needs ``wrk`` (Debian package ``wrk``).
+
+Every run also prints each worker's share of a core (``worker CPU``), and a pooled-client
+section drives the service with 1, 2, 4 and 8 keep-alive connections, with
+``BALANCE_CONNECTIONS`` on and off (service/transport/accept_balance.py). With
+``--fast-parser`` the Flask floor and the service run a second time with gunicorn's C
+HTTP parser (``--http-parser fast``: needs ``pip install gunicorn-h1c``), for A/B.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.deploy.proxy_server import start_proxy  # noqa: E402
+from worker_cpu import cpu_split, worker_cpu_seconds  # noqa: E402
 from tests.service.gunicorn_server import free_port, stop_process, wait_until  # noqa: E402
 from trainer.artifacts import write_model  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
@@ -43,6 +50,12 @@ from trainer.data import load_dataset  # noqa: E402
 from trainer.training import train  # noqa: E402
 
 ONE_ROW = json.dumps({"instances": [[0.5, -0.4]]})
+
+
+class Target(str):
+    """A server's URL that also knows its gunicorn master's pid."""
+
+    master_pid: int
 
 
 @contextmanager
@@ -66,7 +79,9 @@ def gunicorn(app: str, workdir: Path, label: str, env_extra: dict):
     try:
         if not wait_until(ready, timeout=30):
             raise RuntimeError(f"{label} did not start: {(workdir / f'{label}.log').read_text()[-2000:]}")
-        yield url
+        target = Target(url)
+        target.master_pid = process.pid
+        yield target
     finally:
         stop_process(process)
         log.close()
@@ -133,12 +148,38 @@ def make_models(folder: Path) -> None:
                                                  "metrics": result.metrics})  # the gate judges them
 
 
+def measured(url, work):
+    """``work()``'s result, and each worker's share of a core meanwhile (a proxy: none)."""
+    master = getattr(url, "master_pid", None)
+    before, started = (worker_cpu_seconds(master), time.monotonic()) if master else ({}, 0.0)
+    result = work()
+    return result, cpu_split(before, worker_cpu_seconds(master), time.monotonic() - started) if master else []
+
+
+def pooled_runs(service_url, workdir: Path, common: dict, seconds: float) -> dict:
+    """One-row requests on 1, 2, 4 and 8 keep-alive connections, with the connection
+    balance on (the running service) and off (a second service started for it)."""
+    runs = {}
+    with gunicorn("service.wsgi:app", workdir, "service_unbalanced", common | {"BALANCE_CONNECTIONS": "false"}) as off:
+        for balance, url in (("on", service_url), ("off", off)):
+            for connections in (1, 2, 4, 8):
+                runs[balance, connections] = measured(url, lambda: wrk(url, ONE_ROW, connections, seconds,
+                                                                       threads=min(connections, 2)))
+    return runs
+
+
+def _shares(split: list[float]) -> str:
+    return " ".join(f"{share:.2f}" for share in split)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--big-requests", type=int, default=40)
+    parser.add_argument("--fast-parser", action="store_true",
+                        help="also run the Flask floor and the service with gunicorn's C parser (gunicorn-h1c)")
     parser.add_argument("--proxy", action="store_true",
                         help="also measure the service through the front proxy (deploy/proxy; needs nginx)")
     args = parser.parse_args(argv)
@@ -151,14 +192,17 @@ def main(argv=None) -> int:
 
 def _run(args, workdir: Path) -> int:
     make_models(workdir / "models")
-    # worker_connections at half the clients, so keep-alive clients spread over both workers
-    common = {"WORKERS": "2", "WORKER_CONNECTIONS": str(max(1, args.connections // 2)),
-              "MODELS_DIR": str(workdir / "models"), "RELOAD_INTERVAL_S": "5"}
-    targets = [("bare WSGI", "floors:bare"), ("Flask fixed", "floors:flask_fixed"), ("service", "service.wsgi:app")]
-    results = {label: [] for label, _ in targets}
+    common = {"WORKERS": "2", "MODELS_DIR": str(workdir / "models"), "RELOAD_INTERVAL_S": "5"}
+    fast = {"GUNICORN_CMD_ARGS": "--http-parser fast"}
+    targets = [("bare WSGI", "floors:bare", {}), ("Flask fixed", "floors:flask_fixed", {}),
+               ("service", "service.wsgi:app", {})]
+    if args.fast_parser:
+        targets += [("Flask fast", "floors:flask_fixed", fast), ("service fast", "service.wsgi:app", fast)]
+    results = {label: [] for label, _, _ in targets}
+    splits = {label: [] for label, _, _ in targets}
     with ExitStack() as stack:
-        urls = {label: stack.enter_context(gunicorn(app, workdir, label.replace(" ", "_"), common))
-                for label, app in targets}
+        urls = {label: stack.enter_context(gunicorn(app, workdir, label.replace(" ", "_"), common | extra))
+                for label, app, extra in targets}
         if args.proxy:
             proxy = start_proxy(workdir, urls["service"].removeprefix("http://"))
             stack.callback(stop_process, proxy.process)
@@ -168,7 +212,10 @@ def _run(args, workdir: Path) -> int:
             wrk(urls[label], ONE_ROW, args.connections, 1)
         for _ in range(args.rounds):
             for label in urls:
-                results[label].append(wrk(urls[label], ONE_ROW, args.connections, args.seconds))
+                run, split = measured(urls[label], lambda url=urls[label]: wrk(url, ONE_ROW, args.connections, args.seconds))
+                results[label].append(run)
+                splits[label].append(split)
+        pooled = pooled_runs(urls["service"], workdir, common, args.seconds)
         big = json.dumps({"instances": np.random.default_rng(0).normal(size=(10_000, 2)).round(6).tolist()})
         session = requests.Session()
         timings = []
@@ -193,13 +240,13 @@ def _run(args, workdir: Path) -> int:
           f"gunicorn {common['WORKERS']} gthread workers")
     print(f"service access log: {logged:,} lines for the {answered:,} requests its counter saw "
           f"(ACCESS_LOG_FLUSH_S={os.environ.get('ACCESS_LOG_FLUSH_S', 'default')})")
-    print(f"{'target':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(f"{'target':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  worker CPU (cores, last round)")
     summary = {}
     for label, runs in results.items():
         summary[label] = {key: statistics.median(run[key] for run in runs) for key in ("rps", "p50_ms", "p99_ms")}
         errors = sum(run["errors"] for run in runs)
         print(f"{label:12} {summary[label]['rps']:9.0f} {summary[label]['p50_ms']:8.2f} "
-              f"{summary[label]['p99_ms']:8.2f} {errors:8d}")
+              f"{summary[label]['p99_ms']:8.2f} {errors:8d}  {_shares(splits[label][-1])}")
     service = summary["service"]["rps"]
     print(f"service / Flask floor: {service / summary['Flask fixed']['rps']:.2f}; "
           f"service / bare WSGI: {service / summary['bare WSGI']['rps']:.2f} (ratios of the medians)")
@@ -209,6 +256,16 @@ def _run(args, workdir: Path) -> int:
               f"{summary['via proxy']['p99_ms'] / summary['service']['p99_ms']:.2f}x (nginx on the same 2 cores)")
     print(f"service / Flask floor round by round: {' '.join(f'{ratio:.2f}' for ratio in paired)}; "
           f"median {statistics.median(paired):.2f}")
+    if "service fast" in summary:
+        print(f"C parser / Python parser: Flask floor {summary['Flask fast']['rps'] / summary['Flask fixed']['rps']:.2f}, "
+              f"service {summary['service fast']['rps'] / service:.2f} req/s; p99 service "
+              f"{summary['service fast']['p99_ms'] / summary['service']['p99_ms']:.2f}x")
+    print("pooled keep-alive clients, one-row /predict (wrk -cN), connection balance on / off:")
+    for (balance, connections), (run, split) in pooled.items():
+        print(f"  balance {balance:3} -c{connections}: {run['rps']:7.0f} req/s, p99 {run['p99_ms']:6.2f} ms, "
+              f"worker CPU {_shares(split)}")
+    for balance in ("on", "off"):
+        print(f"  balance {balance}: -c8 / -c1 = {pooled[balance, 8][0]['rps'] / pooled[balance, 1][0]['rps']:.2f}")
     if timings:
         median_big = statistics.median(timings)
         print(f"10,000-row request, one at a time (requests client, keep-alive): median {median_big * 1000:.1f} ms, "

@@ -96,7 +96,7 @@ def _base_images() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def image(docker_env):
+def image(docker_env, pytestconfig):
     """The project's images (service and proxy), built with ``--network host`` as the
     machine reaches PyPI and Debian's mirrors.
 
@@ -114,4 +114,9 @@ def image(docker_env):
     run(["docker", "build", "--network", "host", "-t", IMAGE, str(PROJECT_ROOT)], docker_env, timeout=1200)
     run(["docker", "build", "--network", "host", "-t", PROXY_IMAGE, str(PROJECT_ROOT / "deploy" / "proxy")],
          docker_env, timeout=600)
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    for tag in (IMAGE, PROXY_IMAGE):  # the size the README states, shown in this run's log
+        size = run(["docker", "image", "ls", tag, "--format", "{{.Size}}"], docker_env).stdout.strip()
+        with capture.global_and_fixture_disabled():
+            print(f"\nimage {tag}: {size} (docker image ls)")
     return IMAGE
