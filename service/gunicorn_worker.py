@@ -89,7 +89,7 @@ class MoonserveWorker(gthread.ThreadWorker):
         super().__init__(*args, **kwargs)
         settings = Settings()
         self.header_timeout_s, self.send_timeout_s = settings.header_timeout_s, settings.send_timeout_s
-        self._deferring = False
+        self._deferring = self._shedding = False
 
     @property
     def worker_connections(self) -> int:
@@ -101,7 +101,9 @@ class MoonserveWorker(gthread.ThreadWorker):
         if balance is None:
             return self._connection_cap
         balance.publish(self.balance_slot, self.pid, self.nr_conns)
-        self._deferring = not may_accept(self.nr_conns, balance.others(self.balance_slot))
+        others = balance.others(self.balance_slot)
+        self._deferring = not may_accept(self.nr_conns, others)
+        self._shedding = not may_keep(self.nr_conns, others)
         return 0 if self._deferring else self._connection_cap
 
     @worker_connections.setter
@@ -135,8 +137,7 @@ class MoonserveWorker(gthread.ThreadWorker):
         holding two connections more than another closes this one after answering
         (``accept_balance.may_keep``), so that its client reconnects to a less busy one."""
         _header_deadlines.release(conn.moonserve_header_token)
-        balance = getattr(self, "accept_balance", None)
-        if balance is not None and not may_keep(self.nr_conns, balance.others(self.balance_slot)):
+        if self._shedding:  # judged once a loop with the accept decision, not per request
             req.must_close = True
         conn.sock.settimeout(self.send_timeout_s)
         try:
