@@ -9,7 +9,7 @@ from flask_swagger_ui import get_swaggerui_blueprint
 
 import trainer
 
-from service.models.pictures import plot_path, read_plot
+from service.models.pictures import PLANE_BYTES, plot_path, read_plot
 from service.pages.cards import model_card
 from service.protocols.views import model_entry
 from service.protocols.web import service_state
@@ -28,7 +28,7 @@ PAGE_POLICY = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 
 def _plane(name: str, version: int | None):
     if version is None:
         return None
-    picture = read_plot(plot_path(service_state().settings.models_dir, name, version))
+    picture = read_plot(plot_path(service_state().settings.models_dir, name, version), PLANE_BYTES)
     return read_plane(picture) if picture else None
 
 
