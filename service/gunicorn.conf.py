@@ -63,11 +63,6 @@ def pre_fork(server, worker):
         worker.accept_balance, worker.balance_slot = _accept_balance, _accept_balance.free_slot(taken)
 
 
-def child_exit(server, worker):
-    if _accept_balance is not None and hasattr(worker, "balance_slot"):
-        _accept_balance.release(worker.balance_slot)
-
-
 def on_starting(server):
     """Empty the metrics folder before any worker starts: stale files from an earlier
     run would otherwise be summed into this one's counters."""
@@ -97,6 +92,10 @@ def on_exit(server):
 
 
 def child_exit(server, worker):
+    """A worker has gone (however it went): free its slot in the connection table at
+    once, so no worker defers to it, and retire its live gauges' files."""
     from prometheus_client import multiprocess
 
+    if _accept_balance is not None and hasattr(worker, "balance_slot"):
+        _accept_balance.release(worker.balance_slot)
     multiprocess.mark_process_dead(worker.pid)

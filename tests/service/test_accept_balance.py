@@ -4,9 +4,11 @@ gunicorn whose pooled client's connections land on both workers."""
 from __future__ import annotations
 
 import os
+import runpy
 import socket
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -57,6 +59,26 @@ def test_a_full_table_says_so():
     table = AcceptBalance(slots=2)
     with pytest.raises(RuntimeError, match="more than 2 workers"):
         table.free_slot({0, 1})
+
+
+def test_the_master_frees_a_gone_workers_slot_and_its_metrics_files(tmp_path, monkeypatch):
+    """gunicorn.conf.py's hooks as gunicorn calls them: a worker forked into slot 0,
+    then gone without its own goodbye (SIGKILL): ``child_exit`` must empty its slot at
+    once (else another worker holding more defers to it for ``STALE_S``) and still
+    retire its live gauges' files."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setenv("BALANCE_CONNECTIONS", "true")
+    conf = runpy.run_path(str(Path(__file__).parents[2] / "service" / "gunicorn.conf.py"))
+    server, worker = SimpleNamespace(WORKERS={}), SimpleNamespace(pid=4242)
+    conf["pre_fork"](server, worker)
+    table = worker.accept_balance
+    table.publish(worker.balance_slot, worker.pid, 0)
+    assert table.others(worker.balance_slot + 1) == [0]
+    gauge_file = tmp_path / "gauge_livesum_4242.db"
+    gauge_file.write_bytes(b"")
+    conf["child_exit"](server, worker)
+    assert table.others(worker.balance_slot + 1) == []
+    assert not gauge_file.exists()
 
 
 def connections_per_worker(master_pid: int, server_port: int, clients: list[socket.socket]) -> list[int]:
