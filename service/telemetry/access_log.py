@@ -4,8 +4,11 @@ A write per request is a system call per request, and on these machines that alo
 cost about 3% of one-row throughput. So lines are gathered and written together, as
 nginx's ``access_log ... buffer= flush=`` does: a block goes out when the next line
 would take it past 4 KiB (PIPE_BUF, so a block written to a pipe is never interleaved
-with another worker's), or ``flush_s`` seconds after its first line, whichever comes
-first, and whatever is left when the process exits. The price: a worker killed with
+with another worker's), or within ``flush_s`` seconds of its first line (a flusher
+thread writes what has gathered every ``flush_s``), whichever comes first, and whatever
+is left when the process exits. The flusher is not woken per block: waking it took the
+GIL from the request threads once every block, 2 us a request in-process
+(``bench/request_cost.py``). The price: a worker killed with
 SIGKILL loses the lines of its last ``flush_s`` seconds (its metrics are unaffected).
 ``flush_s=0`` writes every line at once.
 """
@@ -55,7 +58,6 @@ class AccessLog:
         self._second = -1
         self._stamp = ""
         self._lock = threading.Lock()
-        self._has_pending = threading.Condition(self._lock)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._flusher: threading.Thread | None = None
@@ -81,9 +83,8 @@ class AccessLog:
                 self._pending_bytes = 0
             self._pending.append(line)
             self._pending_bytes += len(line)
-            if len(self._pending) == 1:
-                self._start_flusher()
-                self._has_pending.notify()
+        if self._flusher is None:
+            self._start_flusher()
 
     def flush(self) -> None:
         """Write out every gathered line now."""
@@ -104,15 +105,14 @@ class AccessLog:
 
     def _start_flusher(self) -> None:
         """Once per process, at the first gathered line (so after gunicorn's fork)."""
-        if self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_when_due, name="access-log-flush", daemon=True)
-            self._flusher.start()
-            atexit.register(self.flush)
+        with self._lock:
+            if self._flusher is not None:
+                return
+            self._flusher = threading.Thread(target=self._flush_every_flush_s, name="access-log-flush", daemon=True)
+        self._flusher.start()
+        atexit.register(self.flush)
 
-    def _flush_when_due(self) -> None:
+    def _flush_every_flush_s(self) -> None:
         while True:
-            with self._lock:
-                while not self._pending:
-                    self._has_pending.wait()
             time.sleep(self._flush_s)
             self.flush()

@@ -9,7 +9,7 @@ costs less than three Flask hooks. The endpoint label is the URL rule Flask matc
 from __future__ import annotations
 
 import functools
-import os
+import random
 import re
 import time
 
@@ -59,8 +59,16 @@ def endpoint_label(rule: str) -> str:
     return re.sub(r"<[a-z_]+:([a-z_]+)>", r"<\1>", rule)
 
 
+_random_bits = random.getrandbits
+"""The random module's generator: seeded from the OS, and seeded again in every
+forked child (``random`` registers that itself), so gunicorn's workers never share ids."""
+
+
 def new_request_id() -> str:
-    return os.urandom(16).hex()
+    """128 random bits as 32 hex digits. Not ``os.urandom``: that is a system call per
+    request (strace of a worker under load: one getrandom per request), which also gives
+    up the GIL; an id must be unique, not unguessable."""
+    return f"{_random_bits(128):032x}"
 
 
 class RequestObserver:

@@ -62,6 +62,25 @@ def test_a_gathered_line_is_written_within_flush_s_and_at_once_when_unbuffered()
         os.close(write_end)
 
 
+def test_every_later_line_is_written_within_flush_s_too():
+    """The flusher runs every flush_s from the first line on: a line gathered between
+    two of its passes waits less than flush_s, never more."""
+    read_end, write_end = os.pipe()
+    try:
+        log = AccessLog(enabled=True, flush_s=0.3, fd=write_end)
+        log.write(_entry(1))
+        assert json.loads(_read_pipe(read_end, 5))["request_id"] == "r1"
+        for number in (2, 3):
+            time.sleep(0.45)  # somewhere between two passes
+            written = time.monotonic()
+            log.write(_entry(number))
+            assert json.loads(_read_pipe(read_end, 5))["request_id"] == f"r{number}"
+            assert time.monotonic() - written < 0.3 + 0.15
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 def test_a_broken_stderr_fails_no_request():
     read_end, write_end = os.pipe()
     os.close(read_end)  # writes now fail with EPIPE

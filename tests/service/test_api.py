@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -183,6 +184,28 @@ def test_request_id_is_echoed_or_made(client):
     made = client.get("/health/live", headers={"X-Request-ID": "bad id;"}).headers["X-Request-ID"]
     assert len(made) == 32 and made != "bad id;"
     assert client.get("/nope").headers["X-Request-ID"]
+
+
+def test_made_request_ids_differ_between_forked_workers():
+    """gunicorn forks its workers from one master: ids made in a child after the fork
+    must not repeat the parent's (the random module reseeds itself in a child)."""
+    from service.telemetry.observability import new_request_id
+
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(write_end, " ".join(new_request_id() for _ in range(100)).encode())
+        os._exit(0)
+    os.close(write_end)
+    theirs = b""
+    while chunk := os.read(read_end, 65536):
+        theirs += chunk
+    os.waitpid(child, 0)
+    os.close(read_end)
+    mine = {new_request_id() for _ in range(100)}
+    theirs = set(theirs.decode().split())
+    assert len(mine) == len(theirs) == 100 and not mine & theirs
+    assert all(re.fullmatch(r"[0-9a-f]{32}", made) for made in mine | theirs)
 
 
 def test_logs_are_one_json_object_per_request(client, capfd):
