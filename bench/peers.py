@@ -38,7 +38,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
-from serve_bench import make_models, wrk  # noqa: E402
+from serve_bench import make_models, with_wrk_and_workdir, wrk  # noqa: E402
 from tests.service.gunicorn_server import free_port, wait_until  # noqa: E402
 from trainer.artifacts import read_model  # noqa: E402
 from trainer.network import forward  # noqa: E402
@@ -76,6 +75,8 @@ class Target:
     """Requests and answers in V2 JSON (else ``{"instances": ...}`` in, predictions out)."""
     venv: str | None = None
     """The peer whose environment runs it; None: this interpreter's."""
+    package: str | None = None
+    """The package whose version is shown; None: the peer's own (``venv``)."""
     env: dict = field(default_factory=dict)
     fixed: bool = False
     """A floor: its answer is fixed, so only one-row speed is measured."""
@@ -110,7 +111,8 @@ def venv_python(name: str, folder: Path) -> Path:
     python = home / "bin" / "python"
     if not python.exists():
         print(f"peers: making {home} ({' '.join(pins)})", file=sys.stderr)
-        uv = shutil.which("uv") or (str(Path(sys.executable).with_name("uv")) if Path(sys.executable).with_name("uv").exists() else None)
+        beside_python = Path(sys.executable).with_name("uv")
+        uv = shutil.which("uv") or (str(beside_python) if beside_python.exists() else None)
         if uv:
             subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(home)], check=True)
             subprocess.run([uv, "pip", "install", "-q", "-p", str(python), *pins], check=True)
@@ -237,11 +239,11 @@ def targets(workdir: Path) -> list[Target]:
                    "PROMETHEUS_MULTIPROC_DIR": "{workdir}/metrics-{port}"}
     mlserver = workdir / "mlserver"
     return [
-        Target("bare WSGI", gunicorn + ["floors:bare"], env=service_env, fixed=True),
-        Target("Flask fixed", gunicorn + ["floors:flask_fixed"], env=service_env, fixed=True),
-        Target("Moonserve", gunicorn + ["service.wsgi:app"], env=service_env),
+        Target("bare WSGI", gunicorn + ["floors:bare"], env=service_env, fixed=True, package="gunicorn"),
+        Target("Flask fixed", gunicorn + ["floors:flask_fixed"], env=service_env, fixed=True, package="gunicorn"),
+        Target("Moonserve", gunicorn + ["service.wsgi:app"], env=service_env, package="moonserve"),
         Target("Moonserve V2", gunicorn + ["service.wsgi:app"], path="/v2/models/moons/infer", v2=True,
-               env=service_env),
+               env=service_env, package="moonserve"),
         Target("FastAPI", ["{python}", "-m", "uvicorn", "peer_apps.fastapi_app:app", "--host", "127.0.0.1",
                            "--port", "{port}", "--workers", "2", "--no-access-log", "--log-level", "warning"],
                venv="fastapi"),
@@ -262,21 +264,13 @@ def write_mlserver_settings(folder: Path, port: int) -> None:
         "name": "moons", "implementation": "peer_apps.mlserver_runtime.MoonsRuntime"}))
 
 
-PACKAGES = {"fastapi": "fastapi", "bentoml": "bentoml", "mlserver": "mlserver", "litserve": "litserve"}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--only", help="comma-separated labels (case-insensitive prefixes) to run, e.g. moonserve,fastapi")
     parser.add_argument("--venvs", type=Path, default=Path.home() / ".cache" / "moonserve-peers")
-    args = parser.parse_args(argv)
-    if not shutil.which("wrk"):
-        print("peers: error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="moonserve-peers-", ignore_cleanup_errors=True) as folder:
-        return _run(args, Path(folder))
+    return with_wrk_and_workdir("peers", _run, parser.parse_args(argv))
 
 
 def _run(args, workdir: Path) -> int:
@@ -290,8 +284,7 @@ def _run(args, workdir: Path) -> int:
         wanted = [name.strip().lower() for name in args.only.split(",")]
         chosen = [t for t in chosen if any(t.label.lower().startswith(name) for name in wanted)]
     pythons = {t.label: venv_python(t.venv, args.venvs) if t.venv else Path(sys.executable) for t in chosen}
-    versions = {t.label: version_of(pythons[t.label], PACKAGES.get(t.venv, "moonserve" if "Moonserve" in t.label
-                                                                   else "gunicorn")) for t in chosen}
+    versions = {t.label: version_of(pythons[t.label], t.package or t.venv) for t in chosen}
     results: dict[str, list[dict]] = {t.label: [] for t in chosen}
     for round_number in range(args.rounds):
         for target in chosen:

@@ -182,12 +182,17 @@ def main(argv=None) -> int:
                         help="also run the Flask floor and the service with gunicorn's C parser (gunicorn-h1c)")
     parser.add_argument("--proxy", action="store_true",
                         help="also measure the service through the front proxy (deploy/proxy; needs nginx)")
-    args = parser.parse_args(argv)
+    return with_wrk_and_workdir("serve_bench", _run, parser.parse_args(argv))
+
+
+def with_wrk_and_workdir(program: str, run, args) -> int:
+    """``run(args, workdir)`` in a fresh temporary folder; exit 2 with a one-line error
+    when wrk is not installed."""
     if not shutil.which("wrk"):
-        print("serve_bench: error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        print(f"{program}: error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="moonserve-bench-", ignore_cleanup_errors=True) as workdir:
-        return _run(args, Path(workdir))
+    with tempfile.TemporaryDirectory(prefix=f"moonserve-{program}-", ignore_cleanup_errors=True) as workdir:
+        return run(args, Path(workdir))
 
 
 def _run(args, workdir: Path) -> int:

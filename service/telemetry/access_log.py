@@ -6,9 +6,9 @@ nginx's ``access_log ... buffer= flush=`` does: a block goes out when the next l
 would take it past 4 KiB (PIPE_BUF, so a block written to a pipe is never interleaved
 with another worker's), or within ``flush_s`` seconds of its first line (a flusher
 thread writes what has gathered every ``flush_s``), whichever comes first, and whatever
-is left when the process exits. The flusher is not woken per block: waking it took the
-GIL from the request threads once every block, 2 us a request in-process
-(``bench/request_cost.py``). The price: a worker killed with
+is left when the process exits. The flusher keeps its own time instead of being
+woken by the request threads (no handoff to it per block; the difference was within
+``bench/request_cost.py``'s noise). The price: a worker killed with
 SIGKILL loses the lines of its last ``flush_s`` seconds (its metrics are unaffected).
 ``flush_s=0`` writes every line at once.
 """
