@@ -12,7 +12,10 @@ round of each is printed, the least disturbed by the rest of the machine):
 - ``service``: the app as gunicorn serves it, metrics in multiprocess mode (the
   folder is set before prometheus-client is imported, as ``gunicorn.conf.py`` does)
   and the access log on (written to /dev/null);
-- ``service, no access log``: the same with the access log off (LOG_LEVEL=warning).
+- ``service, no access log``: the same with the access log off (LOG_LEVEL=warning);
+- ``no bookkeeping``, ``fixed answer``, ``fixed, no bookkeeping``: the service with
+  parts taken out (``bench/service_variants.py``), as ``bench/service_parts.py`` runs
+  them under gunicorn.
 
 ``--profile`` then prints cProfile's top functions for the service.
 """
@@ -36,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from floors import flask_fixed  # noqa: E402
 from serve_bench import make_models  # noqa: E402
-from service.app import create_app  # noqa: E402
+from service_variants import build  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 BODY = b'{"instances": [[0.5, -0.4]]}'
@@ -64,9 +67,11 @@ def per_request_us(app, requests: int) -> float:
     return (time.perf_counter() - started) / requests * 1e6
 
 
-def service_app(models: Path, log_level: str):
-    app = create_app(Settings(models_dir=models, log_level=log_level, reload_interval_s=0), start_reloader=False)
-    app.wsgi_app.access_log._fd = os.open(os.devnull, os.O_WRONLY)  # the lines are made, then discarded
+def service_app(models: Path, log_level: str, variant: str = "full"):
+    app = build(variant, Settings(models_dir=models, log_level=log_level, reload_interval_s=0), start_reloader=False)
+    access_log = getattr(app.wsgi_app, "access_log", None)
+    if access_log is not None:
+        access_log._fd = os.open(os.devnull, os.O_WRONLY)  # the lines are made, then discarded
     return app
 
 
@@ -80,7 +85,10 @@ def main(argv=None) -> int:
         models = Path(folder) / "models"
         make_models(models)
         targets = {"Flask fixed": flask_fixed, "service": service_app(models, "info"),
-                   "service, no access log": service_app(models, "warning")}
+                   "service, no access log": service_app(models, "warning"),
+                   "no bookkeeping": service_app(models, "info", "no_observer"),
+                   "fixed answer": service_app(models, "info", "fixed_view"),
+                   "fixed, no bookkeeping": service_app(models, "info", "fixed_view_no_observer")}
         for app in targets.values():
             per_request_us(app, args.requests // 5)  # warm-up
         gc.collect()  # as gunicorn.conf.py's post_worker_init does in each worker
