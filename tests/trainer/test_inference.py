@@ -56,7 +56,7 @@ def test_the_extremes_of_the_double_range(activation):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("sizes", [[2, 3, 1], [2, 5, 4, 1], [2, 16, 1], [2, 16, 16, 1], [2, 64, 64, 1]])
-def test_served_probabilities_are_the_trainers_to_a_few_ulps(activation, sizes, rng):
+def test_served_probabilities_are_the_trainers_to_1e_13(activation, sizes, rng):
     layers = _network(sizes)
     rows = np.concatenate([rng.normal(size=(300, 2)), rng.normal(size=(100, 2)) * 300, rng.normal(size=(50, 2)) * 1e-4])
     np.testing.assert_allclose(compile_predict(layers, activation)(rows), predict_proba(layers, rows, activation),
