@@ -96,23 +96,29 @@ def error_response(status: int, code: str, message: str, details: list[dict] | N
     return Response(error_body(request.path, code, message, details), status=status, mimetype="application/json")
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(error: ApiError):
-        return error_response(error.status, error.code, error.message, error.details)
-
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):
+def rendered_error(error: Exception, path: str, request_id: str | None) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """The status, body and extra headers of the answer to ``error``, raised while
+    answering ``path``: what the Flask handlers send, and what ``/predict``'s fast path
+    (``predict_fast_path``) sends without Flask. Call it where the error is caught: an
+    unexpected one is logged with its traceback."""
+    if isinstance(error, ApiError):
+        return error.status, error_body(path, error.code, error.message, error.details), []
+    if isinstance(error, HTTPException):
         status = error.code or 500
-        response = error_response(status, HTTP_CODES.get(status, "http_error"), _http_message(error))
-        if status == 405 and error.valid_methods:
-            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
-        return response
+        body = error_body(path, HTTP_CODES.get(status, "http_error"), _http_message(error))
+        methods = getattr(error, "valid_methods", None) if status == 405 else None
+        return status, body, [("Allow", ", ".join(sorted(methods)))] if methods else []
+    log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+    return 500, error_body(path, "internal_error", "internal server error; the request id is in the logs"), []
 
+
+def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
-    def _unexpected(error: Exception):
-        log.exception("unhandled error", extra={"fields": {"request_id": request.environ.get("moonserve.request_id")}})
-        return error_response(500, "internal_error", "internal server error; the request id is in the logs")
+    def _any_error(error: Exception):
+        status, body, headers = rendered_error(error, request.path, request.environ.get("moonserve.request_id"))
+        response = Response(body, status=status, mimetype="application/json")
+        response.headers.extend(headers)
+        return response
 
 
 def _http_message(error: HTTPException) -> str:

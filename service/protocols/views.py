@@ -65,8 +65,14 @@ def _query_version(environ: dict) -> int | str | None:
 
 @api.post("/predict")
 def predict_view():
-    state, environ = service_state(), request.environ  # each proxy lookup costs a microsecond: once
-    query_version = _query_version(environ)
+    environ = request.environ
+    return Response(answer_predict(service_state(), environ, _query_version(environ)), mimetype="application/json")
+
+
+def answer_predict(state, environ: dict, query_version: int | str | None) -> bytes:
+    """The JSON answer to the ``POST /predict`` whose WSGI ``environ`` this is, or an
+    ``ApiError``; what it learns for the bookkeeping (model, route, timings) is noted in
+    ``environ``. Flask's view and the fast path (``predict_fast_path``) both call it."""
     started = time.perf_counter_ns()
     try:
         payload = validate_body(state.predict_request, ROWS, _parse_json_body(environ, state.settings))
@@ -81,9 +87,9 @@ def predict_view():
     probabilities, labels = predict_lists(model, payload.instances)
     computed = time.perf_counter_ns()
     state.metrics.record_predictions(model.name, model.version, len(labels), sum(labels), environ[ROUTE])
-    response = Response(prediction_body(model, probabilities, labels), mimetype="application/json")
+    body = prediction_body(model, probabilities, labels)
     environ[TIMINGS] = (len(labels), parsed - started, computed - parsed, time.perf_counter_ns() - computed)
-    return response
+    return body
 
 
 def _iso(timestamp: float) -> str:

@@ -32,6 +32,19 @@ def content_type(environ: dict) -> str:
     return environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
 
 
+def announced_length(environ: dict) -> int | None:
+    """The body's length as its Content-Length gives it; None when there is none (or
+    it is not a number), or when the body is chunked and the header does not count."""
+    length = environ.get("CONTENT_LENGTH", "")
+    return int(length) if _DIGITS.fullmatch(length) and "HTTP_TRANSFER_ENCODING" not in environ else None
+
+
+def readable_without_flask(environ: dict) -> bool:
+    """Whether ``read_body`` can read this request's body without Flask's request (it
+    has a length, or gunicorn has marked where it ends)."""
+    return announced_length(environ) is not None or bool(environ.get("wsgi.input_terminated"))
+
+
 _watchdog = ReadDeadlines("body-read-watchdog")
 
 
@@ -42,14 +55,13 @@ def read_body(environ: dict, max_bytes: int, timeout_s: float) -> bytes:
     broken, 415 for a ``Content-Encoding`` other than gzip, deflate or identity."""
     encoding = content_encoding(environ)
     client = environ.get("gunicorn.socket")
-    length = environ.get("CONTENT_LENGTH", "")
     chunked = "HTTP_TRANSFER_ENCODING" in environ
     if chunked and environ["HTTP_TRANSFER_ENCODING"].strip().lower() != "chunked":
         stop_reading(client)  # gunicorn passes gzip, deflate and compress on still coded
         raise UnsupportedTransferCoding(f"Transfer-Encoding {environ['HTTP_TRANSFER_ENCODING'][:60]!r} is not "
                                         "supported; send chunked, and Content-Encoding for compression")
-    expected = int(length) if _DIGITS.fullmatch(length) and not chunked else None
-    if expected is None and not environ.get("wsgi.input_terminated"):
+    expected = announced_length(environ)
+    if not readable_without_flask(environ):
         return inflate(request.get_data(cache=False), encoding, max_bytes)  # werkzeug enforces MAX_CONTENT_LENGTH
     if expected is not None and expected > max_bytes:
         stop_reading(client)
