@@ -13,9 +13,9 @@ round of each is printed, the least disturbed by the rest of the machine):
   folder is set before prometheus-client is imported, as ``gunicorn.conf.py`` does)
   and the access log on (written to /dev/null);
 - ``service, no access log``: the same with the access log off (LOG_LEVEL=warning);
-- ``no bookkeeping``, ``fixed answer``, ``fixed, no bookkeeping``: the service with
-  parts taken out (``bench/service_variants.py``), as ``bench/service_parts.py`` runs
-  them under gunicorn.
+- ``through Flask``, ``no bookkeeping``, ``fixed answer``, ``fixed, no bookkeeping``:
+  the service with parts taken out (``bench/service_variants.py``), as
+  ``bench/service_parts.py`` runs them under gunicorn.
 
 ``--profile`` then prints cProfile's top functions for the service.
 """
@@ -85,6 +85,7 @@ def main(argv=None) -> int:
         models = Path(folder) / "models"
         make_models(models)
         targets = {"Flask fixed": flask_fixed, "service": service_app(models, "info"),
+                   "through Flask": service_app(models, "info", "through_flask"),
                    "service, no access log": service_app(models, "warning"),
                    "no bookkeeping": service_app(models, "info", "no_observer"),
                    "fixed answer": service_app(models, "info", "fixed_view"),

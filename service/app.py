@@ -16,6 +16,7 @@ from service.telemetry.metrics import ServiceMetrics
 from service.telemetry.access_log import AccessLog
 from service.telemetry.observability import ObservedRequest, RequestObserver
 from service.protocols.openapi import build_openapi
+from service.protocols.predict_fast_path import PredictFastPath
 from service.models.repository import ModelRepository
 from service.telemetry.inference_stats import InferenceStats
 from service.schemas import make_predict_request
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     app.session_interface = NoSessions()
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
-    app.extensions["moonserve"] = ServiceState(
+    state = app.extensions["moonserve"] = ServiceState(
         settings, repository, metrics, stats, predict_request, build_openapi(predict_request, settings.model_name, settings.max_batch), time.time())
     register_error_handlers(app)
     app.register_blueprint(api)
@@ -86,5 +87,5 @@ def create_app(settings: Settings | None = None, start_reloader: bool = True) ->
     app.register_blueprint(docs)
     app.add_url_rule("/docs", "docs.root", app.view_functions["docs.show"])  # as well as /docs/
     access_log = AccessLog(enabled=settings.log_level in ("debug", "info"), flush_s=settings.access_log_flush_s)
-    app.wsgi_app = RequestObserver(app.wsgi_app, metrics, access_log, stats)
+    app.wsgi_app = RequestObserver(PredictFastPath(app.wsgi_app, state), metrics, access_log, stats)
     return app

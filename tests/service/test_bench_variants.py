@@ -29,7 +29,7 @@ def _requests_counted(client) -> float:
                if sample.name == "moonserve_requests_total" and sample.labels["endpoint"] == "/predict")
 
 
-@pytest.mark.parametrize("variant", ["full", "no_observer", "fixed_view", "fixed_view_no_observer"])
+@pytest.mark.parametrize("variant", ["full", "through_flask", "no_observer", "fixed_view", "fixed_view_no_observer"])
 def test_each_variant_answers_and_keeps_or_drops_its_parts(variants, models_dir, variant):
     service_variants, fixed = variants
     app = service_variants.build(variant, Settings(models_dir=models_dir, reload_interval_s=0, access_log_flush_s=0),
