@@ -92,10 +92,6 @@ def error_body(path: str, code: str, message: str, details: list[dict] | None = 
     return orjson.dumps({"error": {"code": code, "message": message, "details": details or []}})
 
 
-def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> Response:
-    return Response(error_body(request.path, code, message, details), status=status, mimetype="application/json")
-
-
 def rendered_error(error: Exception, path: str, request_id: str | None) -> tuple[int, bytes, list[tuple[str, str]]]:
     """The status, body and extra headers of the answer to ``error``, raised while
     answering ``path``: what the Flask handlers send, and what ``/predict``'s fast path
