@@ -58,14 +58,19 @@ CORPUS = {
 }
 
 
+def _through_flask(app):
+    """``app`` with the fast path taken out: every request goes to Flask."""
+    app.wsgi_app.wsgi_app = app.wsgi_app.wsgi_app.flask_wsgi_app
+    return app
+
+
 def _apps(make_app):
     """The service, and the same service with the fast path taken out; and a list
     that gets an entry each time the first one hands a request to Flask."""
     settings = {"max_batch": 40, "max_body_bytes": 4096}
-    fast, flask_only = make_app(**settings), make_app(**settings)
+    fast, flask_only = make_app(**settings), _through_flask(make_app(**settings))
     fast_path = fast.wsgi_app.wsgi_app
     assert isinstance(fast_path, PredictFastPath)
-    flask_only.wsgi_app.wsgi_app = flask_only.wsgi_app.wsgi_app.flask_wsgi_app
     handed = []
     flask_app = fast_path.flask_wsgi_app
 
@@ -133,7 +138,7 @@ def test_an_unexpected_error_is_the_same_500_envelope_and_is_logged(make_app, mo
 
 def test_no_model_is_the_same_503(tmp_path):
     apps = [create_app(Settings(models_dir=tmp_path, reload_interval_s=0, access_log_flush_s=0), start_reloader=False) for _ in range(2)]
-    apps[1].wsgi_app.wsgi_app = apps[1].wsgi_app.wsgi_app.flask_wsgi_app
+    _through_flask(apps[1])
     got = [_answer(app.test_client(), "none", *CORPUS["one row"]) for app in apps]
     assert got[0] == got[1] and got[0][0] == "503 SERVICE UNAVAILABLE"
 
