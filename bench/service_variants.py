@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Response, request
-
-from floors import FIXED
+from floors import FIXED, predict as fixed_view
 from service.app import create_app
 from service.protocols.predict_fast_path import PredictFastPath
 from service.settings import Settings
@@ -53,11 +51,6 @@ def _without_observer(app) -> None:
     app.extensions["moonserve"].metrics.record_predictions = lambda *args, **kwargs: None
 
 
-def _fixed_view():
-    request.get_data()
-    return Response(FIXED, mimetype="application/json")
-
-
 def _fixed_answer(state, environ: dict, query_version) -> bytes:
     environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     return FIXED
@@ -73,7 +66,7 @@ def build(variant: str, settings: Settings | None = None, start_reloader: bool =
     if variant.startswith("fixed_view"):
         if PREDICT_ENDPOINT not in app.view_functions:  # else the fixed view would be added, never called
             raise LookupError(f"the service has no endpoint {PREDICT_ENDPOINT!r} to replace")
-        app.view_functions[PREDICT_ENDPOINT] = _fixed_view
+        app.view_functions[PREDICT_ENDPOINT] = fixed_view  # the Flask floor's own view
         fast_path.answer = _fixed_answer
     if variant.endswith("no_observer"):
         _without_observer(app)
