@@ -130,20 +130,39 @@ class BackgroundThreads:
 
 
 class Load(BackgroundThreads):
-    """Client threads sending one-row predictions, a new connection each, until stopped."""
+    """Client threads sending one-row predictions, a new connection each, until stopped.
+
+    ``results`` holds ``(sent, status, version)``: the HTTP status (or the client's
+    exception name) and the version that answered; ``failures`` those that are not a
+    200 carrying a version, and ``describe_failures`` what each of them said."""
 
     def __init__(self, url: str, threads: int = 4):
         super().__init__(threads)
-        self.url, self.results = url, []
+        self.url, self.results, self._said = url, [], []
 
     def _run(self):
         while not self.stop.is_set():
             sent = time.monotonic()
             try:
                 response = requests.post(self.url + "/predict", json={"instances": [[0.5, -0.4]]}, timeout=10)
-                self.results.append((sent, response.status_code, response.json()["model"]["version"]))
-            except (requests.RequestException, ValueError, KeyError) as error:
-                self.results.append((sent, type(error).__name__, None))
+            except requests.RequestException as error:
+                self._note(sent, type(error).__name__, None, str(error))
+                continue
+            try:
+                version = response.json()["model"]["version"]
+            except (ValueError, KeyError, TypeError):
+                version = None
+            status = response.status_code if response.status_code != 200 or version is not None else "200 without a version"
+            self._note(sent, status, version, response.text)
+
+    def _note(self, sent: float, status, version, said: str) -> None:
+        self.results.append((sent, status, version))
+        if status != 200:
+            self._said.append(f"{sent:.3f} {status}: {said[:200]}")
 
     def failures(self):
         return [r for r in self.results if r[1] != 200]
+
+    def describe_failures(self, shown: int = 5) -> str:
+        """The first ``shown`` failures, each with what the server or the client said."""
+        return f"{len(self._said)} of {len(self.results)} requests failed:\n" + "\n".join(self._said[:shown])

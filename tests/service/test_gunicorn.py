@@ -69,7 +69,7 @@ def test_new_version_is_served_within_the_interval_and_a_bad_one_is_refused(serv
         (models_dir / "moons" / "3.npz").write_bytes(os.urandom(4096))
         time.sleep(2.5)
     results = load.results
-    assert load.failures() == [] and len(results) > 100
+    assert load.failures() == [] and len(results) > 100, load.describe_failures()
     old_after = [sent for sent, _, version in results if version == 1 and sent > written_at]
     switched_by = max(old_after, default=written_at) - written_at
     assert switched_by <= 1 + 1, f"version 1 still answered {switched_by:.2f} s after version 2 was written"

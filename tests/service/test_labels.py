@@ -77,7 +77,7 @@ def test_promote_and_roll_back_under_load_without_a_failed_request(tmp_path, mod
             _labels(models_dir, stable=1)
             assert wait_until(lambda: load.results and load.results[-1][2] == 1, 10)
             time.sleep(0.8)
-        assert load.failures() == []
+        assert load.failures() == [], load.describe_failures()
         seen = [version for _, _, version in load.results]
         assert seen[0] == 1 and 2 in seen and seen[-1] == 1
         assert metric(scrape(server), "moonserve_model_loads_total", result="failure") == 0
@@ -121,6 +121,6 @@ def test_promoting_the_canary_then_dropping_its_label_under_load(tmp_path, model
             _labels(models_dir, stable=2)  # then label --delete canary
             assert wait_until(lambda: len(load.results) > 20 and all(v == 2 for _, _, v in load.results[-10:]), 10)
             time.sleep(0.8)
-        assert load.failures() == []
+        assert load.failures() == [], load.describe_failures()
         early = [version for sent, _, version in load.results[:40]]
         assert {1, 2} <= set(early)  # both served while the canary ran
