@@ -152,7 +152,9 @@ class Load(BackgroundThreads):
                 version = response.json()["model"]["version"]
             except (ValueError, KeyError, TypeError):
                 version = None
-            status = response.status_code if response.status_code != 200 or version is not None else "200 without a version"
+            status = response.status_code
+            if status == 200 and version is None:
+                status = "200 without a version"
             self._note(sent, status, version, response.text)
 
     def _note(self, sent: float, status, version, said: str) -> None:

@@ -29,7 +29,8 @@ def test_a_worker_killed_under_load_is_replaced_and_counters_stay_right(tmp_path
             assert wait_until(lambda: victim not in server.worker_pids() and len(server.worker_pids()) == 2, 20)
             time.sleep(1.5)
         succeeded = sum(1 for r in load.results if r[1] == 200)
-        assert len(load.failures()) <= 4, (load.describe_failures(), server.log()[-3000:])  # at most the requests in flight on the victim
+        # at most the requests in flight on the victim
+        assert len(load.failures()) <= 4, (load.describe_failures(), server.log()[-3000:])
         assert any(r[0] > killed_at + 0.5 and r[1] == 200 for r in load.results)
         counted = metric(scrape(server), "moonserve_requests_total", endpoint="/predict", method="POST", status="200")
         assert succeeded <= counted <= succeeded + len(load.failures())
@@ -168,7 +169,8 @@ def test_a_bad_file_never_stops_serving_nor_a_worker_from_booting(tmp_path, trai
             assert wait_until(lambda: server.booted_workers() >= 3, 20), server.log()[-2000:]
             time.sleep(1.0)
         assert server.process.poll() is None, server.log()[-2000:]
-        assert len(load.failures()) <= 2, (load.describe_failures(), server.log()[-3000:])  # at most those in flight on the victim
+        # at most those in flight on the victim
+        assert len(load.failures()) <= 2, (load.describe_failures(), server.log()[-3000:])
         assert {version for _, status, version in load.results if status == 200} == {4}
         listing = requests.get(server.url + "/models/moons", timeout=5)
         assert listing.status_code == 200
